@@ -1,0 +1,65 @@
+import express, { type Express } from "express";
+import helmet from "helmet";
+import swaggerUi from "swagger-ui-express";
+import type { Config } from "../../core/src/config";
+import type { JobEvents } from "../../core/src/events";
+import type { HandlerRegistry } from "../../core/src/handlers/registry";
+import { healthRoutes } from "../../core/src/http/health.routes";
+import { HttpProblem, problemHandler, routeNotFound } from "../../core/src/http/problem";
+import { requestContext } from "../../core/src/http/request-context";
+import type { Logger } from "../../core/src/logger";
+import type { JobStore } from "../../core/src/store/job-store";
+import { requireApiKey } from "./auth";
+import { JobSubmitter } from "./job-submitter";
+import { jobRoutes } from "./jobs.routes";
+import { openApiDocument } from "./openapi";
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  store: JobStore;
+  registry: HandlerRegistry;
+  events: JobEvents;
+  /** Extra readiness checks (the all-in-one process adds its pool). */
+  readiness?: Record<string, () => Promise<void> | void>;
+}
+
+/** Builds the HTTP API without listening, so tests can drive it with supertest. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, store, registry, events } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+  app.use(requestContext(logger));
+  app.use(healthRoutes({ database: () => store.ping(), ...deps.readiness }));
+  app.use(
+    helmet({
+      // Swagger UI's page needs its own inline bootstrap; everything else stays strict.
+      contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"] } },
+    }),
+  );
+  if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
+  app.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true, type: ["application/json", "application/*+json"] }));
+
+  const document = openApiDocument({ apiKeys: Boolean(config.API_KEYS?.length) });
+  app.get("/openapi.json", (_req, res) => {
+    res.json(document);
+  });
+  app.use("/docs", swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: "taskq API" }));
+
+  const submitter = new JobSubmitter(store, registry, config, events);
+  app.use(jobRoutes({ store, submitter, registry, config, events }));
+  app.use(routeNotFound);
+  app.use(
+    problemHandler({
+      mapUnexpected: (error) => (isStorageError(error) ? new HttpProblem(503, "storage-unavailable", "Storage unavailable", "The database did not accept the request; nothing was stored. Retry later.", undefined, { "Retry-After": "1" }) : null),
+    }),
+  );
+  return app;
+}
+
+/** Errors from Prisma or its driver adapters: the database failed, not the client. */
+function isStorageError(error: unknown): boolean {
+  const name = (error as { name?: string; constructor?: { name?: string } })?.constructor?.name ?? "";
+  return /^(PrismaClient|DriverAdapter|SqliteError)/.test(name) || /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)/.test(String((error as Error)?.message));
+}

@@ -1,0 +1,145 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Config } from "../../core/src/config";
+import type { JobEvents } from "../../core/src/events";
+import type { HandlerRegistry } from "../../core/src/handlers/registry";
+import { HttpProblem, parseOr400 } from "../../core/src/http/problem";
+import type { JobRow } from "../../core/src/jobs/job";
+import type { JobStore, NewJob } from "../../core/src/store/job-store";
+import { nowMs } from "../../core/src/time";
+import { WriteBatcher } from "../../core/src/write-batcher";
+import { submitJobSchema } from "./jobs.schemas";
+
+/** Deeper payloads are refused: they cost stack and CPU in every JSON pass and serve no real job. */
+export const MAX_PAYLOAD_DEPTH = 32;
+const GROUP_COMMIT_MAX = 1_000;
+
+export interface Submitted {
+  job: JobRow;
+  /** True when an Idempotency-Key matched a job created earlier with the same request. */
+  replayed: boolean;
+}
+
+/**
+ * Turns requests into stored jobs. Single submissions share transactions (group commit): each
+ * caller's promise resolves only after the transaction that carried its row committed, so a
+ * 202 always means the job is durable.
+ */
+export class JobSubmitter {
+  private readonly batcher: WriteBatcher<NewJob, boolean>;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly registry: HandlerRegistry,
+    private readonly config: Config,
+    private readonly events: JobEvents,
+  ) {
+    this.batcher = new WriteBatcher(async (jobs) => {
+      const inserted = await store.enqueue(jobs);
+      if (inserted.size > 0) events.emit("jobs:available");
+      return jobs.map((j) => inserted.has(j.id));
+    }, GROUP_COMMIT_MAX);
+  }
+
+  /** Validates one submission (envelope, then the type's payload schema); `at` prefixes field names in errors. */
+  prepare(body: unknown, at: (string | number)[] = [], idempotencyKey: string | null = null): NewJob {
+    const input = parseOr400(submitJobSchema, body, at);
+    const handler = this.registry.get(input.type);
+    if (!handler) {
+      throw new HttpProblem(400, "validation-error", "Invalid request", `unknown job type ${JSON.stringify(input.type)}`, [
+        { field: [...at, "type"].join("."), message: `unknown job type; one of: ${this.registry.types.join(", ")}` },
+      ]);
+    }
+    if (depthOf(input.payload) > MAX_PAYLOAD_DEPTH) {
+      throw new HttpProblem(400, "validation-error", "Invalid request", `payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`, [
+        { field: [...at, "payload"].join("."), message: `nested deeper than ${MAX_PAYLOAD_DEPTH} levels` },
+      ]);
+    }
+    parseOr400(handler.payload, input.payload, [...at, "payload"]);
+    const createdAt = nowMs();
+    const runAt = input.run_at !== undefined ? Date.parse(input.run_at) : createdAt + (input.delay_ms ?? 0);
+    return {
+      id: randomUUID(),
+      type: input.type,
+      // Stored as the client sent it (after validation): defaults are applied in the thread.
+      payload: JSON.stringify(input.payload),
+      maxAttempts: input.max_attempts ?? handler.maxAttempts ?? this.config.DEFAULT_MAX_ATTEMPTS,
+      priority: input.priority,
+      timeoutMs: input.timeout_ms ?? handler.timeoutMs ?? this.config.DEFAULT_TIMEOUT_MS,
+      runAt,
+      createdAt,
+      idempotencyKey,
+      requestHash: idempotencyKey === null ? null : hashRequest(body),
+    };
+  }
+
+  /** Stores one job through group commit. With an idempotency key, a repeat returns the first job. */
+  async submit(job: NewJob): Promise<Submitted> {
+    const inserted = await this.batcher.add(job);
+    if (inserted) return { job: rowOf(job), replayed: false };
+    const [existing] = await this.store.findByIdempotencyKeys([job.idempotencyKey!]);
+    return this.replay(job, existing);
+  }
+
+  /** Stores all jobs in one transaction (all or nothing). */
+  async submitBatch(jobs: NewJob[]): Promise<JobRow[]> {
+    const inserted = await this.store.enqueue(jobs);
+    if (inserted.size > 0) this.events.emit("jobs:available");
+    return jobs.map(rowOf);
+  }
+
+  private replay(job: NewJob, existing: JobRow | undefined): Submitted {
+    if (!existing) throw new Error(`idempotency key ${job.idempotencyKey} conflicted but no job holds it`);
+    if (existing.requestHash !== job.requestHash) {
+      throw new HttpProblem(
+        422,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        "This Idempotency-Key was already used with a different request body.",
+      );
+    }
+    return { job: existing, replayed: true };
+  }
+}
+
+/** The row as the INSERT wrote it, without reading it back. */
+function rowOf(job: NewJob): JobRow {
+  return {
+    ...job,
+    status: "PENDING",
+    result: null,
+    error: null,
+    errorHistory: "[]",
+    progress: null,
+    attempts: 0,
+    updatedAt: job.createdAt,
+    startedAt: null,
+    finishedAt: null,
+    lockedBy: null,
+    lockToken: null,
+    leaseExpiresAt: null,
+    cancelRequested: false,
+  };
+}
+
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_PAYLOAD_DEPTH || value === null || typeof value !== "object") return depth;
+  let max = depth + 1;
+  for (const child of Object.values(value)) max = Math.max(max, depthOf(child, depth + 1));
+  return max;
+}
+
+/** A hash of the request body that ignores key order, so equal requests match however they are serialised. */
+function hashRequest(body: unknown): string {
+  return createHash("sha256").update(canonicalJson(body)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

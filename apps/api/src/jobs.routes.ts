@@ -1,0 +1,143 @@
+import { Router, type Request } from "express";
+import { z } from "zod";
+import type { Config } from "../../core/src/config";
+import type { JobEvents } from "../../core/src/events";
+import { describeHandlers, type HandlerRegistry } from "../../core/src/handlers/registry";
+import { HttpProblem, notFound, parseOr400 } from "../../core/src/http/problem";
+import { isFinished, type JobRow, toJobResource } from "../../core/src/jobs/job";
+import type { JobStore } from "../../core/src/store/job-store";
+import type { JobSubmitter } from "./job-submitter";
+import { jobIdParams, listJobsQuery, submitBatchSchema } from "./jobs.schemas";
+
+export interface JobRoutesDeps {
+  store: JobStore;
+  submitter: JobSubmitter;
+  registry: HandlerRegistry;
+  config: Config;
+  events: JobEvents;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Routes stay thin: validate, call the submitter or the store, shape the answer. */
+export function jobRoutes({ store, submitter, registry, config, events }: JobRoutesDeps): Router {
+  const router = Router();
+  const view = (row: JobRow) => toJobResource(row, { exposeStack: config.EXPOSE_ERROR_STACK });
+
+  router.post("/jobs", requireJson, async (req, res) => {
+    const key = idempotencyKeyOf(req);
+    const { job, replayed } = await submitter.submit(submitter.prepare(req.body, [], key));
+    if (replayed) res.set("Idempotent-Replayed", "true");
+    res.status(202).location(`/jobs/${job.id}`).json(view(job));
+  });
+
+  router.post("/jobs/batch", requireJson, async (req, res) => {
+    const { jobs } = parseOr400(submitBatchSchema, req.body);
+    const prepared = jobs.map((body, index) => submitter.prepare(body, ["jobs", index]));
+    const rows = await submitter.submitBatch(prepared);
+    res.status(202).json({ jobs: rows.map(view) });
+  });
+
+  router.get("/jobs", async (req, res) => {
+    const q = parseOr400(listJobsQuery, req.query, ["query"]);
+    const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const rows = await store.list({ status: q.status, type: q.type, limit: q.limit + 1, cursor });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    res.json({ items: page.map(view), next_cursor: rows.length > q.limit && last ? encodeCursor(last) : null });
+  });
+
+  router.get("/jobs/:id", async (req, res) => {
+    res.json(view(await findJob(store, req)));
+  });
+
+  router.post("/jobs/:id/cancel", async (req, res) => {
+    const { id } = parseOr400(jobIdParams, req.params);
+    const cancelled = await store.cancel(id);
+    if (cancelled.outcome === "missing") throw notFound(`No job ${id}`);
+    if (cancelled.outcome === "finished") {
+      throw new HttpProblem(409, "job-finished", "Job already finished", `Job ${id} is ${cancelled.job.status}; only PENDING or RUNNING jobs can be cancelled.`);
+    }
+    events.emit("job:updated", id);
+    if (cancelled.outcome === "requested") {
+      // The owner aborts the handler and records CANCELLED; answer at once with the request noted.
+      events.emit("job:cancel-requested", id);
+      res.status(202).json(view(cancelled.job));
+      return;
+    }
+    res.json(view(cancelled.job));
+  });
+
+  router.post("/jobs/:id/retry", async (req, res) => {
+    const job = await findJob(store, req);
+    const retried = await store.retry(job.id);
+    if (!retried) {
+      throw new HttpProblem(409, "job-not-retryable", "Job cannot be retried", `Job ${job.id} is ${job.status}; only FAILED or CANCELLED jobs can be retried.`);
+    }
+    events.emit("jobs:available");
+    events.emit("job:updated", job.id);
+    res.status(202).json(view(retried));
+  });
+
+  router.delete("/jobs/:id", async (req, res) => {
+    const job = await findJob(store, req);
+    if (!isFinished(job.status) || !(await store.delete(job.id))) {
+      throw new HttpProblem(409, "job-not-finished", "Job not finished", `Job ${job.id} is ${job.status}; only finished jobs can be deleted.`);
+    }
+    res.status(204).end();
+  });
+
+  router.get("/job-types", (_req, res) => {
+    res.json({ items: describeHandlers(registry) });
+  });
+
+  return router;
+}
+
+async function findJob(store: JobStore, req: Request): Promise<JobRow> {
+  const { id } = parseOr400(jobIdParams, req.params);
+  const job = await store.get(id);
+  if (!job) throw notFound(`No job ${id}`);
+  return job;
+}
+
+/** Bodies must be declared JSON: anything else is 415, before any parsing. */
+function requireJson(req: Request, _res: unknown, next: () => void): void {
+  if (!req.is("application/json")) {
+    throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type", "Send the body as application/json.");
+  }
+  next();
+}
+
+function idempotencyKeyOf(req: Request): string | null {
+  const key = req.get("idempotency-key");
+  if (key === undefined) return null;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new HttpProblem(400, "validation-error", "Invalid request", "Idempotency-Key must be 1 to 255 visible ASCII characters.", [
+      { field: "header.Idempotency-Key", message: "1 to 255 visible ASCII characters" },
+    ]);
+  }
+  return key;
+}
+
+const cursorSchema = z.tuple([z.number().finite(), z.uuid()]);
+
+function encodeCursor(row: JobRow): string {
+  return Buffer.from(JSON.stringify([row.createdAt, row.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    decoded = undefined;
+  }
+  const parsed = cursorSchema.safeParse(decoded);
+  if (!parsed.success) {
+    throw new HttpProblem(400, "validation-error", "Invalid request", "cursor is not a next_cursor this API returned", [
+      { field: "query.cursor", message: "not a cursor returned by this API" },
+    ]);
+  }
+  return { createdAt: parsed.data[0], id: parsed.data[1] };
+}

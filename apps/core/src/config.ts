@@ -1,0 +1,88 @@
+import { availableParallelism, hostname } from "node:os";
+import { z } from "zod";
+
+const cores = availableParallelism();
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+const list = z
+  .string()
+  .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+
+/**
+ * Every setting the service reads, parsed once at boot. Each entry documents itself in the
+ * README's configuration table; keep the two in step.
+ */
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  ROLE: z.enum(["all", "api", "worker"]).default("all"),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PORT: int(0, 65535).default(8000),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(file:|postgres(ql)?:\/\/)/, "must start with file: (SQLite) or postgresql:// (PostgreSQL)")
+    .default("file:./data/jobs.db"),
+  LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug", "silly"]).default("info"),
+  WORKER_ID: z.string().min(1).max(200).optional(),
+  WORKER_JOB_TYPES: list.optional(),
+  CPU_THREADS: int(1, 1024).default(cores),
+  IO_THREADS: int(1, 1024).default(Math.max(1, Math.ceil(cores / 2))),
+  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(32),
+  THREAD_MAX_OLD_GENERATION_MB: int(16, 65_536).default(256),
+  LEASE_MS: int(1_000).default(30_000),
+  HEARTBEAT_MS: int(100).optional(),
+  REAPER_INTERVAL_MS: int(100).default(5_000),
+  POLL_INTERVAL_MS: int(10).default(1_000),
+  DEFAULT_MAX_ATTEMPTS: int(1, 100).default(3),
+  DEFAULT_TIMEOUT_MS: int(1, 86_400_000).default(300_000),
+  RETRY_BASE_MS: int(0).default(1_000),
+  RETRY_FACTOR: int(1, 100).default(2),
+  RETRY_MAX_MS: int(0).default(300_000),
+  ABORT_GRACE_MS: int(0).default(1_000),
+  SHUTDOWN_GRACE_MS: int(0).default(10_000),
+  RETENTION_MS: int(0).default(7 * 24 * 3_600_000),
+  RETENTION_SWEEP_MS: int(1_000).default(60_000),
+  SQLITE_BUSY_TIMEOUT_MS: int(0).default(5_000),
+  API_KEYS: list.optional(),
+  BODY_LIMIT_BYTES: int(1_024).default(1_048_576),
+  EXPOSE_ERROR_STACK: flag.default(false),
+  EMAIL_DELAY_MS: int(0, 60_000).default(100),
+  ENABLE_TEST_HANDLERS: flag.default(false),
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof envSchema>, "HEARTBEAT_MS" | "WORKER_ID"> & {
+    HEARTBEAT_MS: number;
+    WORKER_ID: string;
+  }
+>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses the environment into a frozen Config, or throws a ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "not set", as a shell user expects from `FOO= npm start`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    ...c,
+    HEARTBEAT_MS: c.HEARTBEAT_MS ?? Math.max(100, Math.floor(c.LEASE_MS / 3)),
+    // Stable across restarts of the same process slot, so that on start-up a worker can take back
+    // what its previous run left RUNNING; unique per machine and port.
+    WORKER_ID: c.WORKER_ID ?? `${hostname()}:${c.PORT}`,
+  });
+}

@@ -1,0 +1,59 @@
+import { resolve } from "node:path";
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient as SqliteClient } from "../generated/sqlite/client";
+import { PrismaClient as PostgresClient } from "../generated/postgresql/client";
+
+export type Dialect = "sqlite" | "postgresql";
+
+/**
+ * Both generated clients expose the same model API (one models.prisma); the store is written
+ * once against the SQLite client's type and the PostgreSQL client is used through it.
+ */
+export type Prisma = SqliteClient;
+
+export interface Database {
+  readonly dialect: Dialect;
+  readonly url: string;
+  readonly prisma: Prisma;
+  /** PostgreSQL only: the schema the tables live in (search_path). */
+  readonly schema?: string;
+}
+
+export function dialectOf(url: string): Dialect {
+  return url.startsWith("file:") ? "sqlite" : "postgresql";
+}
+
+/** Absolute path of a file: URL; relative paths are relative to the working directory. */
+export function sqlitePath(url: string): string {
+  return resolve(url.replace(/^file:/, "").replace(/\?.*$/, ""));
+}
+
+/** The PostgreSQL schema named by `?schema=` (Prisma's convention), default public. */
+export function postgresSchema(url: string): string {
+  return new URL(url).searchParams.get("schema") ?? "public";
+}
+
+export async function openDatabase(url: string, options: { busyTimeoutMs: number }): Promise<Database> {
+  if (dialectOf(url) === "sqlite") {
+    const path = sqlitePath(url);
+    const prisma = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: path, timeout: options.busyTimeoutMs }) });
+    // WAL lets readers run beside the writer; synchronous=NORMAL commits without an fsync per
+    // transaction: a committed job survives a process crash, and an OS crash or power loss
+    // can lose the last transactions (README, "Durability").
+    await prisma.$queryRawUnsafe("PRAGMA journal_mode = WAL");
+    await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
+    await prisma.$queryRawUnsafe(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
+    return { dialect: "sqlite", url, prisma };
+  }
+  const schema = postgresSchema(url);
+  const connectionString = withoutSchemaParam(url);
+  const client = new PostgresClient({ adapter: new PrismaPg({ connectionString }, { schema }) });
+  return { dialect: "postgresql", url, prisma: client as unknown as Prisma, schema };
+}
+
+function withoutSchemaParam(url: string): string {
+  const u = new URL(url);
+  u.searchParams.delete("schema");
+  return u.toString();
+}

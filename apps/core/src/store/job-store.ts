@@ -1,0 +1,305 @@
+import { randomUUID } from "node:crypto";
+import { FINISHED_STATUSES, type JobRow, type JobStatus } from "../jobs/job";
+import { nowMs } from "../time";
+import type { Database } from "./database";
+import { postgresqlStatements } from "./sql.postgresql";
+import { sqliteStatements } from "./sql.sqlite";
+import type { Statements } from "./statements";
+
+/** A job ready to be stored: validated, defaults applied. */
+export interface NewJob {
+  id: string;
+  type: string;
+  payload: string;
+  maxAttempts: number;
+  priority: number;
+  timeoutMs: number;
+  runAt: number;
+  createdAt: number;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+/** A job as the claim hands it to the dispatcher. */
+export interface ClaimedJob {
+  id: string;
+  type: string;
+  payload: string;
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  errorHistory: string;
+  priority: number;
+  runAt: number;
+  createdAt: number;
+  startedAt: number;
+  lockToken: string;
+}
+
+/** The end of one attempt, as the dispatcher decided it. */
+export interface Outcome {
+  id: string;
+  token: string;
+  status: Extract<JobStatus, "DONE" | "FAILED" | "PENDING" | "CANCELLED">;
+  result: string | null;
+  error: string | null;
+  errorHistory: string | null;
+  progress: string | null;
+  /** -1 when an attempt is given back uncharged (shutdown), else 0. */
+  attemptsDelta: number;
+  runAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface ListQuery {
+  status?: JobStatus;
+  type?: string;
+  limit: number;
+  cursor?: { createdAt: number; id: string };
+}
+
+export type CancelResult = { outcome: "cancelled" | "requested"; job: JobRow } | { outcome: "finished"; job: JobRow } | { outcome: "missing" };
+
+const num = (v: unknown): number => Number(v);
+
+/**
+ * Every read and write of the jobs table. The state changes that sit on the hot path or must
+ * be atomic across processes are single statements from the dialect's Statements; the rest
+ * goes through Prisma's model API, the same for both dialects.
+ */
+export class JobStore {
+  private readonly sql: Statements;
+
+  constructor(readonly db: Database) {
+    this.sql = db.dialect === "sqlite" ? sqliteStatements : postgresqlStatements;
+  }
+
+  private get prisma() {
+    return this.db.prisma;
+  }
+
+  /** Runs one of the dialect's statements; numbered parameters are mapped for SQLite. */
+  private query<T>(sql: string, ...args: unknown[]): Promise<T> {
+    if (this.db.dialect === "postgresql") return this.prisma.$queryRawUnsafe<T>(sql, ...args);
+    const { text, order } = positional(sql);
+    return this.prisma.$queryRawUnsafe<T>(text, ...order.map((i) => args[i - 1]));
+  }
+
+  /** Inserts the jobs in one statement. Returns the ids inserted; a job whose idempotency key already exists is skipped. */
+  async enqueue(jobs: readonly NewJob[]): Promise<Set<string>> {
+    if (jobs.length === 0) return new Set();
+    const rows = jobs.map((j) => ({
+      id: j.id,
+      type: j.type,
+      payload: j.payload,
+      max_attempts: j.maxAttempts,
+      priority: j.priority,
+      timeout_ms: j.timeoutMs,
+      run_at: j.runAt,
+      created_at: j.createdAt,
+      idempotency_key: j.idempotencyKey,
+      request_hash: j.requestHash,
+    }));
+    const inserted = await this.query<{ id: string }[]>(this.sql.enqueue, JSON.stringify(rows));
+    return new Set(inserted.map((r) => r.id));
+  }
+
+  /** PENDING → RUNNING for up to `limit` ready jobs of the given types, best first, leased to `owner`. */
+  async claimBatch(args: { owner: string; types: readonly string[]; limit: number; leaseMs: number }): Promise<ClaimedJob[]> {
+    if (args.limit <= 0 || args.types.length === 0) return [];
+    const now = nowMs();
+    const token = randomUUID();
+    const rows = await this.query<Record<string, unknown>[]>(
+      this.sql.claimBatch,
+      now,
+      args.owner,
+      token,
+      now + args.leaseMs,
+      JSON.stringify(args.types),
+      args.limit,
+    );
+    return rows
+      .map((r) => ({
+        id: String(r.id),
+        type: String(r.type),
+        payload: String(r.payload),
+        attempts: num(r.attempts),
+        maxAttempts: num(r.max_attempts),
+        timeoutMs: num(r.timeout_ms),
+        errorHistory: String(r.error_history),
+        priority: num(r.priority),
+        runAt: num(r.run_at),
+        createdAt: num(r.created_at),
+        startedAt: num(r.started_at),
+        lockToken: token,
+      }))
+      .sort((a, b) => b.priority - a.priority || a.runAt - b.runAt);
+  }
+
+  /** Records attempt outcomes in one statement; returns the ids whose lease was still held (the others were not written). */
+  async settle(outcomes: readonly Outcome[]): Promise<Set<string>> {
+    if (outcomes.length === 0) return new Set();
+    const rows = outcomes.map((o) => ({
+      id: o.id,
+      token: o.token,
+      status: o.status,
+      result: o.result,
+      error: o.error,
+      error_history: o.errorHistory,
+      progress: o.progress,
+      attempts_delta: o.attemptsDelta,
+      run_at: o.runAt,
+      finished_at: o.finishedAt,
+    }));
+    const written = await this.query<{ id: string }[]>(this.sql.settle, JSON.stringify(rows), nowMs());
+    return new Set(written.map((r) => r.id));
+  }
+
+  /** Extends the leases of the given running jobs; returns those still held, with whether a cancel was requested. */
+  async heartbeat(held: readonly { id: string; token: string }[], leaseMs: number): Promise<{ id: string; cancelRequested: boolean }[]> {
+    if (held.length === 0) return [];
+    const now = nowMs();
+    const rows = await this.query<{ id: string; cancel_requested: unknown }[]>(
+      this.sql.heartbeat,
+      now + leaseMs,
+      now,
+      JSON.stringify(held),
+    );
+    return rows.map((r) => ({ id: r.id, cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1 }));
+  }
+
+  /** Ids among `ids` whose cancel was requested (a cheap read for the safety poll). */
+  async cancelRequested(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.prisma.job.findMany({
+      where: { id: { in: [...ids] }, status: "RUNNING", cancelRequested: true },
+      select: { id: true },
+    });
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Takes back RUNNING jobs whose lease expired — and, with `restartingOwner`, every job that
+   * owner held (a process restarting under the same WORKER_ID). Each lost attempt counts.
+   */
+  async reclaim(restartingOwner: string | null): Promise<{ id: string; status: string }[]> {
+    const now = nowMs();
+    const error = JSON.stringify({
+      name: "WorkerLostError",
+      message: "The worker running this job stopped before recording an outcome",
+      retryable: true,
+      at: new Date(now).toISOString(),
+    });
+    return this.query<{ id: string; status: string }[]>(this.sql.reclaim, now, restartingOwner, error);
+  }
+
+  async saveProgress(updates: readonly { id: string; token: string; progress: string }[]): Promise<void> {
+    if (updates.length === 0) return;
+    await this.query(this.sql.progress, JSON.stringify(updates), nowMs());
+  }
+
+  async get(id: string): Promise<JobRow | null> {
+    return this.prisma.job.findUnique({ where: { id } });
+  }
+
+  async getMany(ids: readonly string[]): Promise<JobRow[]> {
+    return this.prisma.job.findMany({ where: { id: { in: [...ids] } } });
+  }
+
+  async findByIdempotencyKeys(keys: readonly string[]): Promise<JobRow[]> {
+    return this.prisma.job.findMany({ where: { idempotencyKey: { in: [...keys] } } });
+  }
+
+  /** Newest first, keyset-paginated on (created_at, id) so pages stay stable while jobs arrive. */
+  async list(q: ListQuery): Promise<JobRow[]> {
+    return this.prisma.job.findMany({
+      where: {
+        status: q.status,
+        type: q.type,
+        ...(q.cursor && {
+          OR: [{ createdAt: { lt: q.cursor.createdAt } }, { createdAt: q.cursor.createdAt, id: { lt: q.cursor.id } }],
+        }),
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: q.limit,
+    });
+  }
+
+  /** PENDING → CANCELLED at once; RUNNING → cancel requested (the owner aborts the handler). */
+  async cancel(id: string): Promise<CancelResult> {
+    const now = nowMs();
+    const pending = await this.prisma.job.updateMany({
+      where: { id, status: "PENDING" },
+      data: { status: "CANCELLED", finishedAt: now, updatedAt: now },
+    });
+    if (pending.count === 1) return { outcome: "cancelled", job: (await this.get(id))! };
+    const running = await this.prisma.job.updateMany({
+      where: { id, status: "RUNNING" },
+      data: { cancelRequested: true, updatedAt: now },
+    });
+    const job = await this.get(id);
+    if (!job) return { outcome: "missing" };
+    if (running.count === 1) return { outcome: "requested", job };
+    // It moved on between the two statements: PENDING again (a retry) can be cancelled now.
+    if (job.status === "PENDING" || job.status === "RUNNING") return this.cancel(id);
+    return { outcome: "finished", job };
+  }
+
+  /** FAILED or CANCELLED → PENDING with a fresh set of attempts. Null if the job is in another state. */
+  async retry(id: string): Promise<JobRow | null> {
+    const now = nowMs();
+    const res = await this.prisma.job.updateMany({
+      where: { id, status: { in: ["FAILED", "CANCELLED"] } },
+      data: { status: "PENDING", attempts: 0, runAt: now, finishedAt: null, cancelRequested: false, updatedAt: now },
+    });
+    return res.count === 1 ? this.get(id) : null;
+  }
+
+  /** Deletes a finished job; false if it is not finished (or not there). */
+  async delete(id: string): Promise<boolean> {
+    const res = await this.prisma.job.deleteMany({ where: { id, status: { in: [...FINISHED_STATUSES] } } });
+    return res.count === 1;
+  }
+
+  /** Retention: removes finished jobs that finished before `cutoff`. */
+  async purgeFinished(cutoff: number): Promise<number> {
+    const res = await this.prisma.job.deleteMany({
+      where: { status: { in: [...FINISHED_STATUSES] }, finishedAt: { lt: cutoff } },
+    });
+    return res.count;
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const groups = await this.prisma.job.groupBy({ by: ["status"], _count: { _all: true } });
+    const counts = { PENDING: 0, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0 } as Record<JobStatus, number>;
+    for (const g of groups) counts[g.status as JobStatus] = g._count._all;
+    return counts;
+  }
+
+  /** Readiness: the database answers a query. */
+  async ping(): Promise<void> {
+    await this.prisma.$queryRawUnsafe("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    await this.prisma.$disconnect();
+  }
+}
+
+
+const positionalCache = new Map<string, { text: string; order: number[] }>();
+
+/** `$2 … $1 … $2` → `? … ? … ?` with order [2, 1, 2]: better-sqlite3 binds arrays by position only. */
+function positional(sql: string): { text: string; order: number[] } {
+  let cached = positionalCache.get(sql);
+  if (!cached) {
+    const order: number[] = [];
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+      order.push(Number(n));
+      return "?";
+    });
+    cached = { text, order };
+    positionalCache.set(sql, cached);
+  }
+  return cached;
+}

@@ -1,0 +1,75 @@
+import type { Statements } from "./statements";
+
+/**
+ * PostgreSQL: the claim's inner SELECT takes row locks with SKIP LOCKED, so concurrent workers
+ * on any number of machines each get different rows and never wait on each other.
+ * Batch rows arrive as one jsonb array and are unpacked by jsonb_to_recordset.
+ */
+export const postgresqlStatements: Statements = {
+  enqueue: `
+    INSERT INTO jobs (id, type, status, payload, attempts, max_attempts, priority, timeout_ms,
+                      run_at, created_at, updated_at, idempotency_key, request_hash)
+    SELECT j.id, j.type, 'PENDING', j.payload, 0, j.max_attempts, j.priority, j.timeout_ms,
+           j.run_at, j.created_at, j.created_at, j.idempotency_key, j.request_hash
+    FROM jsonb_to_recordset($1::jsonb) AS j(id text, type text, payload text, max_attempts int,
+         priority int, timeout_ms int, run_at float8, created_at float8, idempotency_key text,
+         request_hash text)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id`,
+
+  claimBatch: `
+    UPDATE jobs
+    SET status = 'RUNNING', attempts = attempts + 1, started_at = $1, updated_at = $1,
+        locked_by = $2, lock_token = $3, lease_expires_at = $4
+    WHERE id IN (
+      SELECT id FROM jobs
+      WHERE status = 'PENDING' AND run_at <= $1
+        AND type IN (SELECT jsonb_array_elements_text($5::jsonb))
+      ORDER BY priority DESC, run_at
+      LIMIT $6
+      FOR UPDATE SKIP LOCKED)
+    RETURNING id, type, payload, attempts, max_attempts, timeout_ms, error_history, priority,
+              run_at, created_at, started_at`,
+
+  settle: `
+    UPDATE jobs
+    SET status = o.status,
+        result = o.result,
+        error = coalesce(o.error, jobs.error),
+        error_history = coalesce(o.error_history, jobs.error_history),
+        progress = coalesce(o.progress, jobs.progress),
+        attempts = jobs.attempts + o.attempts_delta,
+        run_at = coalesce(o.run_at, jobs.run_at),
+        finished_at = o.finished_at,
+        updated_at = $2,
+        locked_by = NULL, lock_token = NULL, lease_expires_at = NULL, cancel_requested = false
+    FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, status text, result text,
+         error text, error_history text, progress text, attempts_delta int, run_at float8,
+         finished_at float8)
+    WHERE jobs.id = o.id AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token
+    RETURNING jobs.id`,
+
+  heartbeat: `
+    UPDATE jobs SET lease_expires_at = $1, updated_at = $2
+    FROM jsonb_to_recordset($3::jsonb) AS h(id text, token text)
+    WHERE jobs.id = h.id AND jobs.status = 'RUNNING' AND jobs.lock_token = h.token
+    RETURNING jobs.id, jobs.cancel_requested`,
+
+  reclaim: `
+    UPDATE jobs
+    SET status = CASE WHEN cancel_requested THEN 'CANCELLED'
+                      WHEN attempts >= max_attempts THEN 'FAILED' ELSE 'PENDING' END,
+        error = CASE WHEN cancel_requested THEN error ELSE $3 END,
+        error_history = CASE WHEN cancel_requested THEN error_history
+                             ELSE (error_history::jsonb || jsonb_build_array($3::jsonb))::text END,
+        finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END,
+        run_at = $1, updated_at = $1,
+        locked_by = NULL, lock_token = NULL, lease_expires_at = NULL
+    WHERE status = 'RUNNING' AND (lease_expires_at < $1 OR locked_by = $2::text)
+    RETURNING id, status`,
+
+  progress: `
+    UPDATE jobs SET progress = o.progress, updated_at = $2
+    FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, progress text)
+    WHERE jobs.id = o.id AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token`,
+};

@@ -1,0 +1,74 @@
+import type { Statements } from "./statements";
+
+/**
+ * SQLite has one writer at a time, so an UPDATE … WHERE id IN (SELECT … LIMIT n) claim is
+ * atomic across every process sharing the file: no two workers can take the same row.
+ * `->>` on json_each(value) reads the batch rows (SQLite ≥ 3.38, bundled by better-sqlite3).
+ * Parameters are numbered $1… as in PostgreSQL; JobStore rewrites them to SQLite's positional `?`.
+ */
+export const sqliteStatements: Statements = {
+  enqueue: `
+    INSERT INTO jobs (id, type, status, payload, attempts, max_attempts, priority, timeout_ms,
+                      run_at, created_at, updated_at, idempotency_key, request_hash)
+    SELECT value->>'id', value->>'type', 'PENDING', value->>'payload', 0, value->>'max_attempts',
+           value->>'priority', value->>'timeout_ms', value->>'run_at', value->>'created_at',
+           value->>'created_at', value->>'idempotency_key', value->>'request_hash'
+    FROM json_each($1)
+    WHERE true
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id`,
+
+  // Uses jobs_claim_idx (status, priority DESC, run_at): the cost does not grow with the backlog.
+  claimBatch: `
+    UPDATE jobs
+    SET status = 'RUNNING', attempts = attempts + 1, started_at = $1, updated_at = $1,
+        locked_by = $2, lock_token = $3, lease_expires_at = $4
+    WHERE id IN (
+      SELECT id FROM jobs
+      WHERE status = 'PENDING' AND run_at <= $1 AND type IN (SELECT value FROM json_each($5))
+      ORDER BY priority DESC, run_at
+      LIMIT $6)
+    RETURNING id, type, payload, attempts, max_attempts, timeout_ms, error_history, priority,
+              run_at, created_at, started_at`,
+
+  settle: `
+    UPDATE jobs
+    SET status = o.value->>'status',
+        result = o.value->>'result',
+        error = coalesce(o.value->>'error', jobs.error),
+        error_history = coalesce(o.value->>'error_history', jobs.error_history),
+        progress = coalesce(o.value->>'progress', jobs.progress),
+        attempts = jobs.attempts + (o.value->>'attempts_delta'),
+        run_at = coalesce(o.value->>'run_at', jobs.run_at),
+        finished_at = o.value->>'finished_at',
+        updated_at = $2,
+        locked_by = NULL, lock_token = NULL, lease_expires_at = NULL, cancel_requested = false
+    FROM json_each($1) AS o
+    WHERE jobs.id = o.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'
+    RETURNING jobs.id`,
+
+  heartbeat: `
+    UPDATE jobs SET lease_expires_at = $1, updated_at = $2
+    FROM json_each($3) AS h
+    WHERE jobs.id = h.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = h.value->>'token'
+    RETURNING jobs.id, jobs.cancel_requested`,
+
+  // A cancel that was requested wins; a job out of attempts fails; the rest run again.
+  reclaim: `
+    UPDATE jobs
+    SET status = CASE WHEN cancel_requested THEN 'CANCELLED'
+                      WHEN attempts >= max_attempts THEN 'FAILED' ELSE 'PENDING' END,
+        error = CASE WHEN cancel_requested THEN error ELSE $3 END,
+        error_history = CASE WHEN cancel_requested THEN error_history
+                             ELSE json_insert(error_history, '$[#]', json($3)) END,
+        finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END,
+        run_at = $1, updated_at = $1,
+        locked_by = NULL, lock_token = NULL, lease_expires_at = NULL
+    WHERE status = 'RUNNING' AND (lease_expires_at < $1 OR locked_by = $2)
+    RETURNING id, status`,
+
+  progress: `
+    UPDATE jobs SET progress = o.value->>'progress', updated_at = $2
+    FROM json_each($1) AS o
+    WHERE jobs.id = o.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'`,
+};

@@ -1,0 +1,19 @@
+/**
+ * The statements that matter, one per state change, written once per dialect in
+ * sql.sqlite.ts and sql.postgresql.ts. Batch statements take their rows as one JSON array
+ * parameter, so each batch is one statement with a fixed text whatever its size.
+ */
+export interface Statements {
+  /** $1 JSON [{id, type, payload, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, request_hash}] → RETURNING id (rows skipped by an idempotency-key conflict are not returned). */
+  enqueue: string;
+  /** $1 now, $2 owner, $3 lock token, $4 lease expiry, $5 JSON [types], $6 limit → RETURNING the claimed jobs. */
+  claimBatch: string;
+  /** $1 JSON [{id, token, status, result, error, error_history, attempts_delta, run_at, finished_at, progress}], $2 now → RETURNING id of rows still held by that token. */
+  settle: string;
+  /** $1 lease expiry, $2 now, $3 JSON [{id, token}] of the jobs a worker runs → RETURNING id, cancel_requested of those it still holds. */
+  heartbeat: string;
+  /** $1 now, $2 owner restarting (or NULL), $3 error JSON for a lost worker → RETURNING id, status. */
+  reclaim: string;
+  /** $1 JSON [{id, token, progress}], $2 now: progress of running jobs, guarded by lock token. */
+  progress: string;
+}

@@ -1,0 +1,111 @@
+import type { Server } from "node:http";
+import express, { type Express } from "express";
+import { createApp } from "../../api/src/app";
+import type { Config } from "../../core/src/config";
+import { JobEvents } from "../../core/src/events";
+import { createRegistry } from "../../core/src/handlers/registry";
+import { healthRoutes } from "../../core/src/http/health.routes";
+import { problemHandler, routeNotFound } from "../../core/src/http/problem";
+import { requestContext } from "../../core/src/http/request-context";
+import { createLogger, type Logger } from "../../core/src/logger";
+import { openDatabase } from "../../core/src/store/database";
+import { JobStore } from "../../core/src/store/job-store";
+import { migrate } from "../../core/src/store/migrate";
+import { startWorker, type Worker } from "../../worker/src/worker";
+
+export interface Service {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: JobStore;
+  readonly events: JobEvents;
+  readonly worker: Worker | null;
+  readonly server: Server;
+  readonly app: Express;
+  /** The port actually bound (PORT=0 picks a free one). */
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one process in its ROLE: "all" (API + dispatcher + threads), "api" or "worker".
+ * Order: migrate, open the store, start the worker, then listen. stop() reverses it and runs
+ * every step even if one throws.
+ */
+export async function startService(config: Config, logger = defaultLogger(config)): Promise<Service> {
+  const applied = await migrate(config.DATABASE_URL, { busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS });
+  if (applied.length > 0) logger.info("migrations applied", { applied });
+  const db = await openDatabase(config.DATABASE_URL, { busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS });
+  const store = new JobStore(db);
+  const events = new JobEvents();
+  const registry = createRegistry({ includeTestHandlers: config.ENABLE_TEST_HANDLERS });
+
+  let worker: Worker | null = null;
+  try {
+    worker = config.ROLE === "api" ? null : await startWorker({ config, logger, store, registry, events });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const readiness: Record<string, () => void> = worker ? { pool: () => assertPoolStarted(worker) } : {};
+  const app = config.ROLE === "worker" ? healthOnlyApp(logger, { database: () => store.ping(), ...readiness }) : createApp({ config, logger, store, registry, events, readiness });
+  const server = await listen(app, config);
+  const port = (server.address() as { port: number }).port;
+  logger.info("service started", { role: config.ROLE, port, database: db.dialect, workerId: worker ? config.WORKER_ID : undefined });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info("service stopping");
+      const steps: [string, () => Promise<unknown>][] = [
+        ["http", () => closeServer(server)],
+        ["worker", async () => worker?.stop()],
+        ["database", () => store.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (error) {
+          logger.error("shutdown step failed", { step: name, error });
+        }
+      }
+      logger.info("service stopped");
+    })());
+
+  return { config, logger, store, events, worker, server, app, port, stop };
+}
+
+export function defaultLogger(config: Config): Logger {
+  return createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== "production", defaultMeta: { role: config.ROLE } });
+}
+
+function assertPoolStarted(worker: Worker): void {
+  if (worker.pools.threadCount() === 0) throw new Error("no worker threads are running");
+}
+
+/** A worker process has no job routes, but answers /healthz and /readyz on its PORT. */
+function healthOnlyApp(logger: Logger, readiness: Record<string, () => Promise<void> | void>): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(requestContext(logger));
+  app.use(healthRoutes(readiness));
+  app.use(routeNotFound);
+  app.use(problemHandler({}));
+  return app;
+}
+
+function listen(app: Express, config: Config): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(config.PORT, config.HOST, (error?: Error) => (error ? reject(error) : resolve(server)));
+    // Keep-alive sockets of load balancers outlive Node's 5 s default; idle ones close on stop.
+    server.keepAliveTimeout = 65_000;
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), 5_000);
+  force.unref();
+  await closed;
+  clearTimeout(force);
+}

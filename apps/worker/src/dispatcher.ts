@@ -1,0 +1,309 @@
+import { Mutex } from "async-mutex";
+import type { Config } from "../../core/src/config";
+import type { JobEvents } from "../../core/src/events";
+import type { HandlerKind } from "../../core/src/handlers/handler";
+import type { HandlerRegistry } from "../../core/src/handlers/registry";
+import type { JobError } from "../../core/src/jobs/job";
+import type { Logger } from "../../core/src/logger";
+import type { ClaimedJob, JobStore, Outcome } from "../../core/src/store/job-store";
+import { nowMs } from "../../core/src/time";
+import { WriteBatcher } from "../../core/src/write-batcher";
+import { backoffMs, ERROR_HISTORY_LENGTH } from "./retry-policy";
+import type { ThreadPools } from "./thread-pools";
+import type { ProgressMessage, ThreadOutcome } from "./thread-protocol";
+
+/** Why the dispatcher stopped a handler before it returned. */
+type AbortReason = "timeout" | "cancel" | "shutdown" | "lease-lost";
+
+interface RunningJob {
+  job: ClaimedJob;
+  kind: HandlerKind;
+  /** Aborting this terminates the thread (Piscina): the last resort after ABORT_GRACE_MS. */
+  hardAbort: AbortController;
+  reason: AbortReason | null;
+  timers: NodeJS.Timeout[];
+  progress: string | null;
+}
+
+export interface DispatcherDeps {
+  store: JobStore;
+  pools: ThreadPools;
+  registry: HandlerRegistry;
+  config: Config;
+  logger: Logger;
+  events: JobEvents;
+}
+
+const OUTCOME_BATCH = 1_000;
+const PROGRESS_FLUSH_MS = 250;
+
+/**
+ * The claim → run → record loop. One per process; the only writer of job rows on the worker
+ * side. `fill` claims as many ready jobs as there are free slots (under a mutex, so capacity
+ * counts stay exact), `launch` hands each to a thread with its timeout, and `finish` decides
+ * the outcome and records it through a group-commit batcher, guarded by the claim's lock
+ * token so a worker whose lease was taken cannot overwrite a newer outcome.
+ */
+export class Dispatcher {
+  private readonly mutex = new Mutex();
+  private readonly running = new Map<string, RunningJob>();
+  private readonly inFlight: Record<HandlerKind, number> = { cpu: 0, io: 0 };
+  private readonly typesByKind: Record<HandlerKind, string[]>;
+  private readonly outcomes: WriteBatcher<Outcome, boolean>;
+  private readonly progressDue = new Map<string, string>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private state: "new" | "running" | "stopping" | "stopped" = "new";
+  private fillScheduled = false;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    const allowed = deps.config.WORKER_JOB_TYPES;
+    this.typesByKind = { cpu: [], io: [] };
+    for (const type of deps.registry.types) {
+      const handler = deps.registry.get(type)!;
+      if (!allowed || allowed.includes(handler.type) || allowed.includes(type)) this.typesByKind[handler.kind].push(type);
+    }
+    this.outcomes = new WriteBatcher(async (batch) => {
+      const held = await deps.store.settle(batch);
+      return batch.map((o) => held.has(o.id));
+    }, OUTCOME_BATCH);
+    this.log = deps.logger.child({ workerId: deps.config.WORKER_ID });
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Takes back what a previous run under this WORKER_ID left RUNNING, then starts claiming. */
+  async start(): Promise<void> {
+    if (this.state !== "new") return;
+    const { config, events } = this.deps;
+    const recovered = await this.deps.store.reclaim(config.WORKER_ID);
+    if (recovered.length > 0) this.log.warn("recovered jobs left RUNNING by an earlier run", { count: recovered.length });
+    this.state = "running";
+    events.on("jobs:available", this.wake);
+    events.on("job:cancel-requested", this.onCancelRequested);
+    this.every(config.HEARTBEAT_MS, () => this.heartbeat());
+    this.every(config.REAPER_INTERVAL_MS, () => this.reapExpiredLeases());
+    this.every(config.POLL_INTERVAL_MS, () => this.safetyPoll());
+    this.every(PROGRESS_FLUSH_MS, () => this.flushProgress());
+    this.log.info("dispatcher started", {
+      cpuSlots: this.deps.pools.capacity("cpu"),
+      ioSlots: this.deps.pools.capacity("io"),
+      types: [...this.typesByKind.cpu, ...this.typesByKind.io],
+    });
+    this.wake();
+  }
+
+  /** Schedules a claim round on the next turn; calls in the same turn share it. */
+  readonly wake = (): void => {
+    if (this.fillScheduled || this.state !== "running") return;
+    this.fillScheduled = true;
+    setImmediate(() => {
+      this.fillScheduled = false;
+      void this.fill();
+    });
+  };
+
+  private async fill(): Promise<void> {
+    try {
+      await this.mutex.runExclusive(async () => {
+        let more = true;
+        while (more && this.state === "running") {
+          more = false;
+          for (const kind of ["cpu", "io"] as const) {
+            const free = this.deps.pools.capacity(kind) - this.inFlight[kind];
+            if (free <= 0 || this.typesByKind[kind].length === 0) continue;
+            const jobs = await this.deps.store.claimBatch({
+              owner: this.deps.config.WORKER_ID,
+              types: this.typesByKind[kind],
+              limit: free,
+              leaseMs: this.deps.config.LEASE_MS,
+            });
+            for (const job of jobs) this.launch(kind, job);
+            // A full batch means there may be more ready work than we took.
+            if (jobs.length === free) more = true;
+          }
+        }
+      });
+    } catch (error) {
+      this.log.error("claim failed; retrying on the next poll", { error });
+    }
+  }
+
+  private launch(kind: HandlerKind, job: ClaimedJob): void {
+    const run: RunningJob = { job, kind, hardAbort: new AbortController(), reason: null, timers: [], progress: null };
+    this.running.set(job.id, run);
+    this.inFlight[kind]++;
+    run.timers.push(setTimeout(() => this.abort(job.id, "timeout"), job.timeoutMs));
+    this.deps.events.emit("job:updated", job.id);
+    this.deps.pools
+      .run(kind, { jobId: job.id, type: job.type, payload: job.payload, attempt: job.attempts }, run.hardAbort.signal)
+      .catch((error: unknown): ThreadOutcome => ({ ok: false, error: threadLost(error, run) }))
+      .then((outcome) => this.finish(run, outcome))
+      .catch((error: unknown) => this.log.error("recording an outcome failed; the lease will expire and the job will be retried", { jobId: job.id, error }));
+  }
+
+  /** Asks the handler to stop; if it has not returned after ABORT_GRACE_MS its thread is terminated. */
+  private abort(jobId: string, reason: AbortReason): void {
+    const run = this.running.get(jobId);
+    if (!run || run.reason) return;
+    run.reason = reason;
+    this.deps.pools.requestAbort(jobId, reason);
+    run.timers.push(setTimeout(() => run.hardAbort.abort(), this.deps.config.ABORT_GRACE_MS));
+  }
+
+  private async finish(run: RunningJob, outcome: ThreadOutcome): Promise<void> {
+    for (const t of run.timers) clearTimeout(t);
+    this.inFlight[run.kind]--;
+    this.wake();
+    const { job } = run;
+    const log = this.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
+    try {
+      const decided = this.decide(run, outcome);
+      if (!decided) {
+        log.warn("lease lost while running; outcome discarded");
+        return;
+      }
+      const held = await this.outcomes.add(decided);
+      if (!held) log.warn("lease lost before the outcome was recorded; outcome discarded", { status: decided.status });
+      else if (decided.status === "DONE") log.info("job:done", { runMs: Math.round(nowMs() - job.startedAt) });
+      else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
+      else log.warn(`job:${decided.status.toLowerCase()}`, { error: decided.error ? JSON.parse(decided.error).message : undefined });
+      this.deps.events.emit("job:updated", job.id);
+    } finally {
+      this.running.delete(job.id);
+      this.progressDue.delete(job.id);
+      if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Turns a thread's answer into the row's next state; null when the job is no longer ours. */
+  private decide(run: RunningJob, outcome: ThreadOutcome): Outcome | null {
+    const { job, reason } = run;
+    const now = nowMs();
+    const base = { id: job.id, token: job.lockToken, result: null, error: null, errorHistory: null, progress: this.progressDue.get(job.id) ?? run.progress, attemptsDelta: 0, runAt: null, finishedAt: null };
+    if (reason === "lease-lost") return null;
+    if (reason === "shutdown") return { ...base, status: "PENDING", attemptsDelta: -1, runAt: now };
+    if (reason === "cancel") return { ...base, status: "CANCELLED", finishedAt: now };
+    if (outcome.ok) return { ...base, status: "DONE", result: outcome.result, finishedAt: now };
+
+    const error: JobError =
+      reason === "timeout"
+        ? { name: "TimeoutError", message: `Job exceeded its timeout of ${job.timeoutMs} ms`, retryable: true }
+        : outcome.error;
+    error.attempt = job.attempts;
+    error.at = new Date(now).toISOString();
+    const history = [...(JSON.parse(job.errorHistory) as JobError[]), error].slice(-ERROR_HISTORY_LENGTH);
+    const failed = { ...base, error: JSON.stringify(error), errorHistory: JSON.stringify(history) };
+    if (error.retryable !== false && job.attempts < job.maxAttempts) {
+      return { ...failed, status: "PENDING", runAt: now + backoffMs(job.attempts, this.deps.config) };
+    }
+    return { ...failed, status: "FAILED", finishedAt: now };
+  }
+
+  readonly onCancelRequested = (jobId: string): void => this.abort(jobId, "cancel");
+
+  /** From a thread: remembered and written every PROGRESS_FLUSH_MS, not per report. */
+  readonly onProgress = (message: ProgressMessage): void => {
+    const run = this.running.get(message.jobId);
+    if (!run) return;
+    run.progress = JSON.stringify(message.progress);
+    this.progressDue.set(message.jobId, run.progress);
+  };
+
+  private async flushProgress(): Promise<void> {
+    if (this.progressDue.size === 0) return;
+    const updates = [...this.progressDue].flatMap(([id, progress]) => {
+      const run = this.running.get(id);
+      return run ? [{ id, token: run.job.lockToken, progress }] : [];
+    });
+    this.progressDue.clear();
+    await this.deps.store.saveProgress(updates);
+    for (const u of updates) this.deps.events.emit("job:updated", u.id);
+  }
+
+  /** Extends our leases; a job whose lease was taken is stopped without recording anything. */
+  private async heartbeat(): Promise<void> {
+    const mine = [...this.running.values()].filter((r) => !r.reason).map((r) => ({ id: r.job.id, token: r.job.lockToken }));
+    const held = await this.deps.store.heartbeat(mine, this.deps.config.LEASE_MS);
+    const heldIds = new Set(held.map((h) => h.id));
+    for (const { id } of mine) if (!heldIds.has(id) && this.running.has(id)) this.abort(id, "lease-lost");
+    for (const h of held) if (h.cancelRequested) this.abort(h.id, "cancel");
+  }
+
+  private async reapExpiredLeases(): Promise<void> {
+    const reclaimed = await this.deps.store.reclaim(null);
+    if (reclaimed.length === 0) return;
+    this.log.warn("reclaimed jobs whose worker stopped heartbeating", { count: reclaimed.length, ids: reclaimed.slice(0, 20).map((r) => r.id) });
+    for (const r of reclaimed) this.deps.events.emit("job:updated", r.id);
+    this.wake();
+  }
+
+  /** Catches work and cancels that no in-process signal announced (other processes, scheduled run_at). */
+  private async safetyPoll(): Promise<void> {
+    this.wake();
+    for (const id of await this.deps.store.cancelRequested([...this.running.keys()])) this.abort(id, "cancel");
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.state !== "running") return;
+      busy = true;
+      task()
+        .catch((error: unknown) => this.log.error("periodic task failed", { task: task.name, error }))
+        .finally(() => (busy = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish for up to SHUTDOWN_GRACE_MS, then gives the rest
+   * back (PENDING, attempt not charged) and waits for every outcome to be written.
+   */
+  async stop(): Promise<void> {
+    if (this.state !== "running") {
+      this.state = "stopped";
+      return;
+    }
+    this.state = "stopping";
+    for (const t of this.timers) clearInterval(t);
+    this.deps.events.off("jobs:available", this.wake);
+    this.deps.events.off("job:cancel-requested", this.onCancelRequested);
+    await this.mutex.waitForUnlock();
+    if (!(await this.whenIdle(this.deps.config.SHUTDOWN_GRACE_MS))) {
+      this.log.warn("grace period over; giving unfinished jobs back", { count: this.running.size });
+      for (const id of this.running.keys()) this.abort(id, "shutdown");
+      await this.whenIdle(this.deps.config.ABORT_GRACE_MS + 5_000);
+    }
+    await this.outcomes.drain();
+    this.state = "stopped";
+    this.log.info("dispatcher stopped");
+  }
+
+  private whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+/** A rejection from the pool: our own hard abort, or a thread that died (exit, uncaught error, out of memory). */
+function threadLost(error: unknown, run: RunningJob): JobError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  if (run.reason) return { name: "AbortError", message: `Thread terminated after the handler ignored its ${run.reason} signal`, retryable: true };
+  return {
+    name: "ThreadCrashedError",
+    message: `The worker thread running this job died: ${e.message}`,
+    ...(e.stack !== undefined && { stack: e.stack }),
+    retryable: true,
+  };
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { BroadcastChannel } from "node:worker_threads";
+import { Piscina } from "piscina";
+import type { Config } from "../../core/src/config";
+import type { HandlerKind } from "../../core/src/handlers/handler";
+import type { AbortMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+
+/**
+ * Two Piscina pools over the same thread entry: "cpu" gives each job a thread to itself,
+ * "io" lets several jobs share a thread. Each has a fixed size (min = max), so capacity is
+ * known and the dispatcher never claims more than it can start.
+ */
+export class ThreadPools {
+  private readonly pools: Record<HandlerKind, Piscina<ThreadTask, ThreadOutcome>>;
+  private readonly concurrency: Record<HandlerKind, number>;
+  private readonly control: BroadcastChannel;
+  private readonly progress: BroadcastChannel;
+  private closed = false;
+
+  constructor(config: Config, onProgress: (message: ProgressMessage) => void) {
+    // Channels are named per pool set so that two services in one process (tests) stay apart.
+    const id = randomUUID();
+    const data: ThreadData = {
+      controlChannel: `taskq:control:${id}`,
+      progressChannel: `taskq:progress:${id}`,
+      includeTestHandlers: config.ENABLE_TEST_HANDLERS,
+      logLevel: config.LOG_LEVEL,
+      pretty: config.NODE_ENV !== "production",
+      settings: { emailDelayMs: config.EMAIL_DELAY_MS },
+    };
+    this.control = new BroadcastChannel(data.controlChannel);
+    this.progress = new BroadcastChannel(data.progressChannel);
+    this.progress.onmessage = (event) => onProgress((event as { data: ProgressMessage }).data);
+    this.progress.unref();
+    this.control.unref();
+    const common = {
+      filename: join(__dirname, "thread.js"),
+      workerData: data,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      resourceLimits: { maxOldGenerationSizeMb: config.THREAD_MAX_OLD_GENERATION_MB },
+    };
+    this.concurrency = { cpu: 1, io: config.IO_CONCURRENCY_PER_THREAD };
+    this.pools = {
+      cpu: new Piscina({ ...common, minThreads: config.CPU_THREADS, maxThreads: config.CPU_THREADS }),
+      // Shared threads must keep their event loops running between tasks: no Atomics waits.
+      io: new Piscina({
+        ...common,
+        minThreads: config.IO_THREADS,
+        maxThreads: config.IO_THREADS,
+        concurrentTasksPerWorker: config.IO_CONCURRENCY_PER_THREAD,
+        atomics: "disabled",
+      }),
+    };
+  }
+
+  /** How many jobs of this kind can run at once. */
+  capacity(kind: HandlerKind): number {
+    return this.pools[kind].maxThreads * this.concurrency[kind];
+  }
+
+  threadCount(): number {
+    return this.pools.cpu.threads.length + this.pools.io.threads.length;
+  }
+
+  utilization(kind: HandlerKind): number {
+    return this.pools[kind].utilization;
+  }
+
+  /** Runs one attempt. Rejects only if the thread died or `signal` aborted it (the thread is then replaced). */
+  run(kind: HandlerKind, task: ThreadTask, signal: AbortSignal): Promise<ThreadOutcome> {
+    return this.pools[kind].run(task, { signal });
+  }
+
+  /** Asks the handler of `jobId` to stop, through its ctx.signal. */
+  requestAbort(jobId: string, reason: string): void {
+    this.control.postMessage({ jobId, reason } satisfies AbortMessage);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.control.close();
+    this.progress.close();
+    await Promise.allSettled([this.pools.cpu.destroy(), this.pools.io.destroy()]);
+  }
+}

@@ -1,0 +1,35 @@
+import type { JobError } from "../../core/src/jobs/job";
+import type { HandlerSettings } from "../../core/src/handlers/handler";
+
+/** What the dispatcher sends a thread for one attempt. The payload stays JSON text end to end. */
+export interface ThreadTask {
+  jobId: string;
+  type: string;
+  payload: string;
+  attempt: number;
+}
+
+/** What a thread answers: the result as JSON text, or the error. A thread never throws for a handler's failure. */
+export type ThreadOutcome = { ok: true; result: string } | { ok: false; error: JobError };
+
+/** Fixed at pool start, shared by every thread. */
+export interface ThreadData {
+  /** Main → threads: { jobId, reason } asks a handler to stop (its ctx.signal aborts). */
+  controlChannel: string;
+  /** Threads → main: { jobId, progress } progress reports. */
+  progressChannel: string;
+  includeTestHandlers: boolean;
+  logLevel: string;
+  pretty: boolean;
+  settings: HandlerSettings;
+}
+
+export interface AbortMessage {
+  jobId: string;
+  reason: string;
+}
+
+export interface ProgressMessage {
+  jobId: string;
+  progress: number | Record<string, unknown>;
+}

@@ -1,0 +1,91 @@
+import { BroadcastChannel, threadId, workerData } from "node:worker_threads";
+import { z } from "zod";
+import { createRegistry } from "../../core/src/handlers/registry";
+import type { HandlerContext } from "../../core/src/handlers/handler";
+import type { JobError } from "../../core/src/jobs/job";
+import { createLogger } from "../../core/src/logger";
+import type { AbortMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+
+/**
+ * Worker-thread entry (Piscina). Runs one handler call per task and answers a ThreadOutcome.
+ * No database here: the dispatcher on the main thread is the one writer of job rows.
+ */
+const data = workerData as ThreadData;
+const registry = createRegistry({ includeTestHandlers: data.includeTestHandlers });
+const logger = createLogger({ level: data.logLevel, pretty: data.pretty, defaultMeta: { threadId } });
+
+const controllers = new Map<string, AbortController>();
+const control = new BroadcastChannel(data.controlChannel);
+control.unref();
+control.onmessage = (event) => {
+  const { jobId, reason } = (event as { data: AbortMessage }).data;
+  controllers.get(jobId)?.abort(new AbortError(reason));
+};
+const progressOut = new BroadcastChannel(data.progressChannel);
+progressOut.unref();
+
+class AbortError extends Error {
+  override readonly name = "AbortError";
+}
+
+export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
+  const handler = registry.get(task.type);
+  if (!handler) return failure({ name: "UnknownJobTypeError", message: `No handler for type ${task.type}`, retryable: false });
+  const controller = new AbortController();
+  controllers.set(task.jobId, controller);
+  const log = logger.child({ jobId: task.jobId, type: task.type, attempt: task.attempt });
+  const ctx: HandlerContext = {
+    jobId: task.jobId,
+    attempt: task.attempt,
+    signal: controller.signal,
+    progress: (progress) => progressOut.postMessage({ jobId: task.jobId, progress } satisfies ProgressMessage),
+    log: {
+      info: (m, meta) => log.info(m, meta),
+      warn: (m, meta) => log.warn(m, meta),
+      error: (m, meta) => log.error(m, meta),
+    },
+    settings: data.settings,
+  };
+  try {
+    const parsed = handler.payload.safeParse(JSON.parse(task.payload));
+    if (!parsed.success) {
+      return failure({ name: "PayloadValidationError", message: z.prettifyError(parsed.error), retryable: false });
+    }
+    const value = await handler.run(parsed.data, ctx);
+    return serialise(value);
+  } catch (error) {
+    return failure(describe(error));
+  } finally {
+    controllers.delete(task.jobId);
+  }
+}
+
+function serialise(value: unknown): ThreadOutcome {
+  try {
+    const result = JSON.stringify(value ?? null) as string | undefined;
+    if (result === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
+    return { ok: true, result };
+  } catch (error) {
+    return failure({
+      name: "ResultNotSerializableError",
+      message: `The handler's result is not JSON-serialisable: ${(error as Error).message}`,
+      retryable: false,
+    });
+  }
+}
+
+function describe(error: unknown): JobError {
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: error.message,
+      ...(error.stack !== undefined && { stack: error.stack }),
+      retryable: error.name !== "UnrecoverableError",
+    };
+  }
+  return { name: "Error", message: String(error), retryable: true };
+}
+
+function failure(error: JobError): ThreadOutcome {
+  return { ok: false, error };
+}

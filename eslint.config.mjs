@@ -1,0 +1,32 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "apps/core/src/generated/**", "coverage/**", "bench-results/**", "test-artifacts/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: "readonly", console: "readonly", __dirname: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", setImmediate: "readonly", URL: "readonly", performance: "readonly", fetch: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "no-constant-condition": ["error", { checkLoops: false }],
+    },
+  },
+  // The boundaries: api and worker never import each other; core imports neither; threads import no store.
+  {
+    files: ["apps/api/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/worker/**", "**/service/**"], message: "apps/api must not import apps/worker or apps/service; share through apps/core." }] }] },
+  },
+  {
+    files: ["apps/worker/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/api/**", "**/service/**"], message: "apps/worker must not import apps/api or apps/service; share through apps/core." }] }] },
+  },
+  {
+    files: ["apps/core/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/api/**", "**/worker/**", "**/service/**"], message: "apps/core is imported by the apps, never the other way." }] }] },
+  },
+  {
+    files: ["apps/worker/src/thread.ts", "apps/core/src/handlers/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/store/**", "**/generated/**", "@prisma/*", "better-sqlite3", "pg"], message: "Worker threads never touch the database: the dispatcher is the one writer." }] }] },
+  },
+);
