@@ -36,6 +36,7 @@ export interface DispatcherDeps {
 
 const OUTCOME_BATCH = 1_000;
 const PROGRESS_FLUSH_MS = 250;
+const ABORT_RESEND_MS = 50;
 
 /**
  * The claim → run → record loop. One per process; the only writer of job rows on the worker
@@ -151,6 +152,9 @@ export class Dispatcher {
     if (!run || run.reason) return;
     run.reason = reason;
     this.deps.pools.requestAbort(jobId, reason);
+    // A thread still booting has not opened its control channel yet and misses the message,
+    // so it is repeated until the handler returns or the grace period ends.
+    run.timers.push(setInterval(() => this.deps.pools.requestAbort(jobId, reason), ABORT_RESEND_MS));
     run.timers.push(setTimeout(() => run.hardAbort.abort(), this.deps.config.ABORT_GRACE_MS));
   }
 
@@ -169,6 +173,7 @@ export class Dispatcher {
       const held = await this.outcomes.add(decided);
       if (!held) log.warn("lease lost before the outcome was recorded; outcome discarded", { status: decided.status });
       else if (decided.status === "DONE") log.info("job:done", { runMs: Math.round(nowMs() - job.startedAt) });
+      else if (run.reason === "shutdown") log.info("job:released", { reason: "shutdown" });
       else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
       else log.warn(`job:${decided.status.toLowerCase()}`, { error: decided.error ? JSON.parse(decided.error).message : undefined });
       this.deps.events.emit("job:updated", job.id);
