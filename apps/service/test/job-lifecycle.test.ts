@@ -56,6 +56,13 @@ describe("the job lifecycle through the HTTP API and the worker threads", () => 
     await t.waitForJob(next.id, "DONE");
   });
 
+  test("a job that fails once and then succeeds ends DONE with no error and the failure in its history", async () => {
+    const job = await t.submit({ type: "chaos", payload: { mode: "succeed_on_attempt", attempt: 2 }, max_attempts: 2 });
+    const done = await t.waitForJob(job.id, "DONE");
+    expect(done).toMatchObject({ attempts: 2, error: null, result: { succeeded_on_attempt: 2 } });
+    expect(done.error_history).toEqual([expect.objectContaining({ message: "attempt 1 fails on purpose", attempt: 1 })]);
+  });
+
   test("GET /jobs/{id}: 404 problem for an unknown id, 400 problem for a non-UUID", async () => {
     const missing = await t.http.get("/jobs/00000000-0000-4000-8000-000000000000");
     expect(missing.status).toBe(404);

@@ -230,7 +230,7 @@ export class JobStore {
     const now = nowMs();
     const pending = await this.prisma.job.updateMany({
       where: { id, status: "PENDING" },
-      data: { status: "CANCELLED", finishedAt: now, updatedAt: now },
+      data: { status: "CANCELLED", error: null, finishedAt: now, updatedAt: now },
     });
     if (pending.count === 1) return { outcome: "cancelled", job: (await this.get(id))! };
     const running = await this.prisma.job.updateMany({

@@ -35,7 +35,7 @@ export const postgresqlStatements: Statements = {
     UPDATE jobs
     SET status = o.status,
         result = o.result,
-        error = coalesce(o.error, jobs.error),
+        error = CASE WHEN o.status IN ('DONE', 'CANCELLED') THEN NULL ELSE coalesce(o.error, jobs.error) END,
         error_history = coalesce(o.error_history, jobs.error_history),
         progress = coalesce(o.progress, jobs.progress),
         attempts = jobs.attempts + o.attempts_delta,

@@ -35,7 +35,9 @@ export const sqliteStatements: Statements = {
     UPDATE jobs
     SET status = o.value->>'status',
         result = o.value->>'result',
-        error = coalesce(o.value->>'error', jobs.error),
+        -- error is null unless the job failed; a retry or a give-back keeps the last one.
+        error = CASE WHEN o.value->>'status' IN ('DONE', 'CANCELLED') THEN NULL
+                     ELSE coalesce(o.value->>'error', jobs.error) END,
         error_history = coalesce(o.value->>'error_history', jobs.error_history),
         progress = coalesce(o.value->>'progress', jobs.progress),
         attempts = jobs.attempts + (o.value->>'attempts_delta'),
