@@ -9,6 +9,7 @@ const config: Config = {
   testEnvironment: "node",
   testMatch: ["<rootDir>/dist/apps/**/test/**/*.test.js"],
   testTimeout: 60_000,
+  setupFiles: ["<rootDir>/dist/apps/service/test/support/jest-realm-setup.js"],
   maxWorkers: 2,
   verbose: true,
   // A test that leaves a server, pool or timer open fails loudly instead of hanging CI.

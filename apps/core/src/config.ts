@@ -55,6 +55,8 @@ const envSchema = z.object({
   EXPOSE_ERROR_STACK: flag.default(false),
   EMAIL_DELAY_MS: int(0, 60_000).default(100),
   ENABLE_TEST_HANDLERS: flag.default(false),
+  // Test only: the chaos handler's "record" mode appends one line per execution here.
+  CHAOS_EXECUTION_LOG: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<

@@ -85,7 +85,8 @@ export class Dispatcher {
     this.state = "running";
     events.on("jobs:available", this.wake);
     events.on("job:cancel-requested", this.onCancelRequested);
-    this.every(config.HEARTBEAT_MS, () => this.heartbeat());
+    // Leases are kept through the shutdown grace period too: a job still draining is not lost.
+    this.every(config.HEARTBEAT_MS, () => this.heartbeat(), { whileStopping: true });
     this.every(config.REAPER_INTERVAL_MS, () => this.reapExpiredLeases());
     this.every(config.POLL_INTERVAL_MS, () => this.safetyPoll());
     this.every(PROGRESS_FLUSH_MS, () => this.flushProgress());
@@ -190,9 +191,10 @@ export class Dispatcher {
     const now = nowMs();
     const base = { id: job.id, token: job.lockToken, result: null, error: null, errorHistory: null, progress: this.progressDue.get(job.id) ?? run.progress, attemptsDelta: 0, runAt: null, finishedAt: null };
     if (reason === "lease-lost") return null;
-    if (reason === "shutdown") return { ...base, status: "PENDING", attemptsDelta: -1, runAt: now };
-    if (reason === "cancel") return { ...base, status: "CANCELLED", finishedAt: now };
+    // A handler that finished its work before the abort reached it did the work: record it.
     if (outcome.ok) return { ...base, status: "DONE", result: outcome.result, finishedAt: now };
+    if (reason === "shutdown" || (!reason && isBystander(outcome.error))) return { ...base, status: "PENDING", attemptsDelta: -1, runAt: now };
+    if (reason === "cancel") return { ...base, status: "CANCELLED", finishedAt: now };
 
     const error: JobError =
       reason === "timeout"
@@ -252,10 +254,11 @@ export class Dispatcher {
     for (const id of await this.deps.store.cancelRequested([...this.running.keys()])) this.abort(id, "cancel");
   }
 
-  private every(ms: number, task: () => Promise<void>): void {
+  private every(ms: number, task: () => Promise<void>, options: { whileStopping?: boolean } = {}): void {
     let busy = false;
     const timer = setInterval(() => {
-      if (busy || this.state !== "running") return;
+      const active = this.state === "running" || (options.whileStopping === true && this.state === "stopping");
+      if (busy || !active) return;
       busy = true;
       task()
         .catch((error: unknown) => this.log.error("periodic task failed", { task: task.name, error }))
@@ -275,7 +278,6 @@ export class Dispatcher {
       return;
     }
     this.state = "stopping";
-    for (const t of this.timers) clearInterval(t);
     this.deps.events.off("jobs:available", this.wake);
     this.deps.events.off("job:cancel-requested", this.onCancelRequested);
     await this.mutex.waitForUnlock();
@@ -285,6 +287,7 @@ export class Dispatcher {
       await this.whenIdle(this.deps.config.ABORT_GRACE_MS + 5_000);
     }
     await this.outcomes.drain();
+    for (const t of this.timers) clearInterval(t);
     this.state = "stopped";
     this.log.info("dispatcher stopped");
   }
@@ -301,14 +304,26 @@ export class Dispatcher {
   }
 }
 
-/** A rejection from the pool: our own hard abort, or a thread that died (exit, uncaught error, out of memory). */
+/** Piscina's message for the other tasks of a thread it terminates because one of them was hard-aborted. */
+const THREAD_TERMINATION = "Terminating worker thread";
+
+/**
+ * A rejection from the pool: our own hard abort, a thread we terminated to stop another job
+ * sharing it (an io thread), or a thread that died (exit, uncaught error, out of memory).
+ */
 function threadLost(error: unknown, run: RunningJob): JobError {
   const e = error instanceof Error ? error : new Error(String(error));
   if (run.reason) return { name: "AbortError", message: `Thread terminated after the handler ignored its ${run.reason} signal`, retryable: true };
+  if (e.message === THREAD_TERMINATION) return { name: "ThreadTerminatedError", message: "Stopped because another job on its thread had to be terminated", retryable: true };
   return {
     name: "ThreadCrashedError",
     message: `The worker thread running this job died: ${e.message}`,
     ...(e.stack !== undefined && { stack: e.stack }),
     retryable: true,
   };
+}
+
+/** The job did nothing wrong: its thread was terminated to stop another job, so the attempt is given back uncharged. */
+function isBystander(error: JobError): boolean {
+  return error.name === "ThreadTerminatedError";
 }

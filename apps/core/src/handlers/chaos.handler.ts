@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
 import { defineHandler } from "./handler";
@@ -8,11 +9,12 @@ import { defineHandler } from "./handler";
  */
 export default defineHandler({
   type: "chaos",
-  description: "Test only: spins, exits its thread, throws outside its promise, leaks memory, ignores aborts, returns a BigInt, or succeeds on attempt N.",
+  description:
+    "Test only: spins, exits its thread, throws outside its promise, leaks memory, ignores aborts, returns a BigInt, succeeds on attempt N, or records each execution (CHAOS_EXECUTION_LOG).",
   kind: "io",
   payload: z
     .object({
-      mode: z.enum(["spin", "exit", "uncaught", "oom", "succeed_on_attempt", "ignore_abort", "bigint_result"]),
+      mode: z.enum(["spin", "exit", "uncaught", "oom", "succeed_on_attempt", "ignore_abort", "bigint_result", "record"]),
       attempt: z.int().min(1).max(100).optional(),
       ms: z.int().min(0).max(600_000).optional(),
     })
@@ -40,6 +42,13 @@ export default defineHandler({
       case "succeed_on_attempt":
         if (ctx.attempt < (payload.attempt ?? 3)) throw new Error(`attempt ${ctx.attempt} fails on purpose`);
         return { succeeded_on_attempt: ctx.attempt };
+      case "record":
+        // The "side effect" whose repetitions the chaos script counts: one O_APPEND write of a
+        // whole line per execution, so concurrent threads never interleave within a line and a
+        // process killed mid-write leaves at most a final line without its newline.
+        await delay(payload.ms ?? 0, undefined, { signal: ctx.signal });
+        if (ctx.settings.executionLogPath) appendFileSync(ctx.settings.executionLogPath, `${ctx.jobId}\n`);
+        return { recorded: true };
     }
   },
 });

@@ -35,6 +35,8 @@ export const postgresqlStatements: Statements = {
     UPDATE jobs
     SET status = o.status,
         result = o.result,
+        -- error is the last attempt's error while a retry waits and once FAILED; a job that ends
+        -- DONE or CANCELLED shows none (its error_history keeps what happened).
         error = CASE WHEN o.status IN ('DONE', 'CANCELLED') THEN NULL ELSE coalesce(o.error, jobs.error) END,
         error_history = coalesce(o.error_history, jobs.error_history),
         progress = coalesce(o.progress, jobs.progress),
@@ -59,7 +61,7 @@ export const postgresqlStatements: Statements = {
     UPDATE jobs
     SET status = CASE WHEN cancel_requested THEN 'CANCELLED'
                       WHEN attempts >= max_attempts THEN 'FAILED' ELSE 'PENDING' END,
-        error = CASE WHEN cancel_requested THEN error ELSE $3 END,
+        error = CASE WHEN cancel_requested THEN NULL ELSE $3 END,
         error_history = CASE WHEN cancel_requested THEN error_history
                              ELSE (error_history::jsonb || jsonb_build_array($3::jsonb))::text END,
         finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END,

@@ -35,7 +35,8 @@ export const sqliteStatements: Statements = {
     UPDATE jobs
     SET status = o.value->>'status',
         result = o.value->>'result',
-        -- error is null unless the job failed; a retry or a give-back keeps the last one.
+        -- error is the last attempt's error while a retry waits and once FAILED; a job that ends
+        -- DONE or CANCELLED shows none (its error_history keeps what happened).
         error = CASE WHEN o.value->>'status' IN ('DONE', 'CANCELLED') THEN NULL
                      ELSE coalesce(o.value->>'error', jobs.error) END,
         error_history = coalesce(o.value->>'error_history', jobs.error_history),
@@ -60,7 +61,7 @@ export const sqliteStatements: Statements = {
     UPDATE jobs
     SET status = CASE WHEN cancel_requested THEN 'CANCELLED'
                       WHEN attempts >= max_attempts THEN 'FAILED' ELSE 'PENDING' END,
-        error = CASE WHEN cancel_requested THEN error ELSE $3 END,
+        error = CASE WHEN cancel_requested THEN NULL ELSE $3 END,
         error_history = CASE WHEN cancel_requested THEN error_history
                              ELSE json_insert(error_history, '$[#]', json($3)) END,
         finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END,

@@ -1,0 +1,59 @@
+import { startTestService, type TestService } from "./support/test-service";
+import { waitFor } from "./support/wait";
+
+let t: TestService;
+const CPU_THREADS = 2;
+const IO_THREADS = 1;
+beforeAll(async () => {
+  t = await startTestService("timeouts", { CPU_THREADS: String(CPU_THREADS), IO_THREADS: String(IO_THREADS), IO_CONCURRENCY_PER_THREAD: "4" });
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+const fullPool = () => waitFor("the pool to be back to full size", () => (t.service.worker!.pools.threadCount() === CPU_THREADS + IO_THREADS ? true : undefined));
+
+describe("timeouts", () => {
+  test("a handler stuck in while(true) is timed out, its thread is replaced, and the next jobs still run", async () => {
+    const stuck = await t.submit({ type: "chaos", payload: { mode: "spin" }, timeout_ms: 200, max_attempts: 1 });
+    const failed = await t.waitForJob(stuck.id, "FAILED");
+    expect(failed.error).toMatchObject({ name: "TimeoutError", message: "Job exceeded its timeout of 200 ms", attempt: 1 });
+    await fullPool();
+    const next = await Promise.all([1, 2, 3].map(() => t.submit({ type: "sleep", payload: { ms: 10 } })));
+    for (const job of next) await t.waitForJob(job.id, "DONE");
+  });
+
+  test("after a timeout the pool keeps its full capacity: CPU jobs still run on every thread at once", async () => {
+    const stuck = await t.submit({ type: "chaos", payload: { mode: "spin" }, timeout_ms: 100, max_attempts: 1 });
+    await t.waitForJob(stuck.id, "FAILED");
+    await fullPool();
+    const jobs = await Promise.all([1, 2, 3, 4].map((i) => t.submit({ type: "hash", payload: { data: `t${i}`, iterations: 150_000 } })));
+    const done = await Promise.all(jobs.map((j) => t.waitForJob(j.id, "DONE", 60_000)));
+    const spans = done.map((j) => [Date.parse(j.started_at!), Date.parse(j.finished_at!)] as const);
+    expect(spans.some(([s1, e1], i) => spans.some(([s2, e2], k) => k !== i && s1 < e2 && s2 < e1))).toBe(true);
+  });
+
+  test("a timed-out attempt is retried while attempts remain, each with a TimeoutError", async () => {
+    const stuck = await t.submit({ type: "chaos", payload: { mode: "spin" }, timeout_ms: 100, max_attempts: 2 });
+    const failed = await t.waitForJob(stuck.id, "FAILED");
+    expect(failed.attempts).toBe(2);
+    expect(failed.error_history.map((e) => e.name)).toEqual(["TimeoutError", "TimeoutError"]);
+  });
+
+  test("a handler that honours its signal stops at the timeout without losing its thread", async () => {
+    const threadsBefore = t.service.worker!.pools.threadCount();
+    const slow = await t.submit({ type: "sleep", payload: { ms: 60_000 }, timeout_ms: 200, max_attempts: 1 });
+    const failed = await t.waitForJob(slow.id, "FAILED");
+    expect(failed.error).toMatchObject({ name: "TimeoutError" });
+    expect(t.service.worker!.pools.threadCount()).toBe(threadsBefore);
+  });
+
+  test("a job sharing its thread with a stuck one is given back, not charged, and completes", async () => {
+    const neighbour = await t.submit({ type: "sleep", payload: { ms: 1_500 }, max_attempts: 1 });
+    await t.waitForJob(neighbour.id, "RUNNING");
+    const stuck = await t.submit({ type: "chaos", payload: { mode: "spin" }, timeout_ms: 100, max_attempts: 1 });
+    await t.waitForJob(stuck.id, "FAILED");
+    const done = await t.waitForJob(neighbour.id, "DONE");
+    expect(done.attempts).toBe(1);
+  });
+});
