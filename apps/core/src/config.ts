@@ -58,6 +58,9 @@ const envSchema = z.object({
   EXPOSE_ERROR_STACK: flag.default(false),
   EMAIL_DELAY_MS: int(0, 60_000).default(100),
   ENABLE_TEST_HANDLERS: flag.default(false),
+  // Test only: the file the chaos handler's `record` mode appends "<job id> <pid>" lines to, so
+  // multi-process tests can count every execution exactly.
+  CHAOS_EXECUTION_LOG: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<

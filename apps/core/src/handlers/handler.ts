@@ -21,6 +21,8 @@ export interface HandlerContext {
 
 export interface HandlerSettings {
   emailDelayMs: number;
+  /** CHAOS_EXECUTION_LOG (test only). */
+  chaosExecutionLog?: string | undefined;
 }
 
 /**
