@@ -50,12 +50,16 @@ const envSchema = z.object({
   RETENTION_MS: int(0).default(7 * 24 * 3_600_000),
   RETENTION_SWEEP_MS: int(1_000).default(60_000),
   SQLITE_BUSY_TIMEOUT_MS: int(0).default(5_000),
+  // How often a process checks whether another process wrote to the SQLite file (one cheap
+  // `PRAGMA data_version`); the delay with which workers in other processes see a submission.
+  SQLITE_SIGNAL_POLL_MS: int(1, 1_000).default(5),
   API_KEYS: list.optional(),
   BODY_LIMIT_BYTES: int(1_024).default(1_048_576),
   EXPOSE_ERROR_STACK: flag.default(false),
   EMAIL_DELAY_MS: int(0, 60_000).default(100),
   ENABLE_TEST_HANDLERS: flag.default(false),
-  // Test only: the chaos handler's "record" mode appends one line per execution here.
+  // Test only: the file the chaos handler's `record` mode appends "<job id> <pid>" lines to, so
+  // multi-process tests can count every execution exactly.
   CHAOS_EXECUTION_LOG: z.string().min(1).optional(),
 });
 

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../../core/src/logger";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
+import { type Notifier, startNotifier } from "../../core/src/store/notifier";
 import { startWorker, type Worker } from "../../worker/src/worker";
 
 export interface Service {
@@ -18,6 +19,8 @@ export interface Service {
   readonly logger: Logger;
   readonly store: JobStore;
   readonly events: JobEvents;
+  /** Carries `events` to and from the other processes sharing the database. */
+  readonly notifier: Notifier;
   readonly worker: Worker | null;
   readonly server: Server;
   readonly app: Express;
@@ -39,10 +42,13 @@ export async function startService(config: Config, logger = defaultLogger(config
   const events = new JobEvents();
   const registry = createRegistry({ includeTestHandlers: config.ENABLE_TEST_HANDLERS });
 
+  let notifier: Notifier | null = null;
   let worker: Worker | null = null;
   try {
+    notifier = await startNotifier(db, events, logger, { sqlitePollMs: config.SQLITE_SIGNAL_POLL_MS });
     worker = config.ROLE === "api" ? null : await startWorker({ config, logger, store, registry, events });
   } catch (error) {
+    await notifier?.close();
     await store.close();
     throw error;
   }
@@ -59,6 +65,7 @@ export async function startService(config: Config, logger = defaultLogger(config
       const steps: [string, () => Promise<unknown>][] = [
         ["http", () => closeServer(server)],
         ["worker", async () => worker?.stop()],
+        ["notifier", () => notifier.close()],
         ["database", () => store.close()],
       ];
       for (const [name, step] of steps) {
@@ -71,7 +78,7 @@ export async function startService(config: Config, logger = defaultLogger(config
       logger.info("service stopped");
     })());
 
-  return { config, logger, store, events, worker, server, app, port, stop };
+  return { config, logger, store, events, notifier, worker, server, app, port, stop };
 }
 
 export function defaultLogger(config: Config): Logger {

@@ -245,7 +245,8 @@ export class Dispatcher {
     if (reclaimed.length === 0) return;
     this.log.warn("reclaimed jobs whose worker stopped heartbeating", { count: reclaimed.length, ids: reclaimed.slice(0, 20).map((r) => r.id) });
     for (const r of reclaimed) this.deps.events.emit("job:updated", r.id);
-    this.wake();
+    // Through the bus, so that workers in other processes wake too.
+    this.deps.events.emit("jobs:available");
   }
 
   /** Catches work and cancels that no in-process signal announced (other processes, scheduled run_at). */

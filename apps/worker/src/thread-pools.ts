@@ -27,7 +27,7 @@ export class ThreadPools {
       includeTestHandlers: config.ENABLE_TEST_HANDLERS,
       logLevel: config.LOG_LEVEL,
       pretty: config.NODE_ENV !== "production",
-      settings: { emailDelayMs: config.EMAIL_DELAY_MS, executionLogPath: config.CHAOS_EXECUTION_LOG },
+      settings: { emailDelayMs: config.EMAIL_DELAY_MS, chaosExecutionLog: config.CHAOS_EXECUTION_LOG },
     };
     this.control = new BroadcastChannel(data.controlChannel);
     this.progress = new BroadcastChannel(data.progressChannel);

@@ -1,7 +1,7 @@
-import { appendFileSync } from "node:fs";
+import { appendFile } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
-import { defineHandler } from "./handler";
+import { defineHandler, UnrecoverableError } from "./handler";
 
 /**
  * Misbehaves on purpose, to prove that one bad handler fails only its own job. Registered only
@@ -9,8 +9,7 @@ import { defineHandler } from "./handler";
  */
 export default defineHandler({
   type: "chaos",
-  description:
-    "Test only: spins, exits its thread, throws outside its promise, leaks memory, ignores aborts, returns a BigInt, succeeds on attempt N, or records each execution (CHAOS_EXECUTION_LOG).",
+  description: "Test only: spins, exits its thread, throws outside its promise, leaks memory, ignores aborts, returns a BigInt, succeeds on attempt N, or records each execution (after `ms`) in CHAOS_EXECUTION_LOG.",
   kind: "io",
   payload: z
     .object({
@@ -39,16 +38,17 @@ export default defineHandler({
         return { ignored_abort: true };
       case "bigint_result":
         return { n: 10n };
+      case "record": {
+        const log = ctx.settings.chaosExecutionLog;
+        if (!log) throw new UnrecoverableError("mode record needs CHAOS_EXECUTION_LOG");
+        if (payload.ms) await delay(payload.ms, undefined, { signal: ctx.signal });
+        // One short O_APPEND write per execution: lines from every thread and process stay whole.
+        await appendFile(log, `${ctx.jobId} ${process.pid}\n`);
+        return { recorded: true };
+      }
       case "succeed_on_attempt":
         if (ctx.attempt < (payload.attempt ?? 3)) throw new Error(`attempt ${ctx.attempt} fails on purpose`);
         return { succeeded_on_attempt: ctx.attempt };
-      case "record":
-        // The "side effect" whose repetitions the chaos script counts: one O_APPEND write of a
-        // whole line per execution, so concurrent threads never interleave within a line and a
-        // process killed mid-write leaves at most a final line without its newline.
-        await delay(payload.ms ?? 0, undefined, { signal: ctx.signal });
-        if (ctx.settings.executionLogPath) appendFileSync(ctx.settings.executionLogPath, `${ctx.jobId}\n`);
-        return { recorded: true };
     }
   },
 });

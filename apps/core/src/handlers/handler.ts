@@ -21,8 +21,8 @@ export interface HandlerContext {
 
 export interface HandlerSettings {
   emailDelayMs: number;
-  /** CHAOS_EXECUTION_LOG: where the chaos handler's "record" mode counts executions. */
-  executionLogPath?: string;
+  /** CHAOS_EXECUTION_LOG (test only). */
+  chaosExecutionLog?: string | undefined;
 }
 
 /**

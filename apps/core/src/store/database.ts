@@ -47,13 +47,27 @@ export async function openDatabase(url: string, options: { busyTimeoutMs: number
     return { dialect: "sqlite", url, prisma };
   }
   const schema = postgresSchema(url);
-  const connectionString = withoutSchemaParam(url);
-  const client = new PostgresClient({ adapter: new PrismaPg({ connectionString }, { schema }) });
+  // Prisma qualifies model queries with `schema`; raw SQL (the claim, the settle…) finds its
+  // tables through search_path, set for every pooled connection at connect time.
+  const client = new PostgresClient({ adapter: new PrismaPg(postgresConnection(url), { schema }) });
   return { dialect: "postgresql", url, prisma: client as unknown as Prisma, schema };
 }
 
-function withoutSchemaParam(url: string): string {
+/**
+ * pg connection settings for a DATABASE_URL: `?schema=` is Prisma's parameter, not libpq's, so
+ * it becomes the session's search_path instead of being passed to the server.
+ */
+export function postgresConnection(url: string): { connectionString: string; options: string } {
   const u = new URL(url);
+  const schema = postgresSchema(url);
   u.searchParams.delete("schema");
-  return u.toString();
+  return { connectionString: u.toString(), options: `-c search_path=${quoteIdent(schema)}` };
+}
+
+/** A schema name as an SQL identifier; the names the URL may carry are restricted so this needs no escaping in a startup option. */
+export function quoteIdent(schema: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`DATABASE_URL: schema ${JSON.stringify(schema)} must be 1–63 letters, digits or underscores, not starting with a digit`);
+  }
+  return `"${schema}"`;
 }

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Client as PgClient } from "pg";
 import { projectRoot } from "../paths";
-import { type Dialect, dialectOf, postgresSchema, sqlitePath } from "./database";
+import { type Dialect, dialectOf, postgresConnection, postgresSchema, quoteIdent, sqlitePath } from "./database";
 
 /**
  * Applies the SQL files under prisma/<dialect>/migrations, in name order, each in its own
@@ -98,19 +98,19 @@ const POSTGRES_HISTORY = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
   "applied_steps_count" INTEGER NOT NULL DEFAULT 0
 )`;
 
-/** Any constant both sides agree on; it only has to be the same for every process of this service. */
-const MIGRATION_LOCK_KEY = 7_246_310_518;
+/** Per schema, so that test files (one schema each) migrate in parallel while processes sharing a schema take turns. */
+const MIGRATION_LOCK = "SELECT pg_advisory_lock(hashtextextended($1, 0))";
+const MIGRATION_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 
 async function migratePostgres(url: string): Promise<string[]> {
-  const schema = postgresSchema(url);
-  const u = new URL(url);
-  u.searchParams.delete("schema");
-  const client = new PgClient({ connectionString: u.toString() });
+  const lockName = `taskq:migrate:${postgresSchema(url)}`;
+  const client = new PgClient(postgresConnection(url));
   await client.connect();
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema.replaceAll('"', '""')}"`);
-    await client.query(`SET search_path TO "${schema.replaceAll('"', '""')}"`);
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    // The lock comes first: CREATE SCHEMA IF NOT EXISTS itself races (a unique violation) when
+    // two processes create the same schema at once.
+    await client.query(MIGRATION_LOCK, [lockName]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(postgresSchema(url))}`);
     try {
       await client.query(POSTGRES_HISTORY);
       const { rows } = await client.query<{ migration_name: string; checksum: string }>(
@@ -140,7 +140,7 @@ async function migratePostgres(url: string): Promise<string[]> {
       }
       return applied;
     } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+      await client.query(MIGRATION_UNLOCK, [lockName]);
     }
   } finally {
     await client.end();

@@ -4,6 +4,13 @@ import type { Statements } from "./statements";
  * PostgreSQL: the claim's inner SELECT takes row locks with SKIP LOCKED, so concurrent workers
  * on any number of machines each get different rows and never wait on each other.
  * Batch rows arrive as one jsonb array and are unpacked by jsonb_to_recordset.
+ *
+ * Statements that update several RUNNING rows (settle, heartbeat, progress) lock them first in
+ * id order (the `locked` CTE): a worker's settle and its own heartbeat run on different pooled
+ * connections over overlapping rows, and in whatever order a join happens to visit them they
+ * deadlock (seen in the 2 API + 3 worker test: several settle batches per run failed with 40P01,
+ * and their jobs ran twice once their leases expired). The reaper skips rows
+ * someone holds instead of waiting: their owner is alive and writing them.
  */
 export const postgresqlStatements: Statements = {
   enqueue: `
@@ -32,6 +39,16 @@ export const postgresqlStatements: Statements = {
               run_at, created_at, started_at`,
 
   settle: `
+    WITH o AS (
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, status text, result text,
+           error text, error_history text, progress text, attempts_delta int, run_at float8,
+           finished_at float8)
+    ), locked AS MATERIALIZED (
+      SELECT jobs.id FROM jobs JOIN o ON jobs.id = o.id
+      WHERE jobs.status = 'RUNNING' AND jobs.lock_token = o.token
+      ORDER BY jobs.id
+      FOR UPDATE OF jobs
+    )
     UPDATE jobs
     SET status = o.status,
         result = o.result,
@@ -45,16 +62,24 @@ export const postgresqlStatements: Statements = {
         finished_at = o.finished_at,
         updated_at = $2,
         locked_by = NULL, lock_token = NULL, lease_expires_at = NULL, cancel_requested = false
-    FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, status text, result text,
-         error text, error_history text, progress text, attempts_delta int, run_at float8,
-         finished_at float8)
-    WHERE jobs.id = o.id AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token
+    FROM o
+    WHERE jobs.id = o.id AND jobs.id IN (SELECT id FROM locked)
+      AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token
     RETURNING jobs.id`,
 
   heartbeat: `
+    WITH h AS (
+      SELECT * FROM jsonb_to_recordset($3::jsonb) AS h(id text, token text)
+    ), locked AS MATERIALIZED (
+      SELECT jobs.id FROM jobs JOIN h ON jobs.id = h.id
+      WHERE jobs.status = 'RUNNING' AND jobs.lock_token = h.token
+      ORDER BY jobs.id
+      FOR UPDATE OF jobs
+    )
     UPDATE jobs SET lease_expires_at = $1, updated_at = $2
-    FROM jsonb_to_recordset($3::jsonb) AS h(id text, token text)
-    WHERE jobs.id = h.id AND jobs.status = 'RUNNING' AND jobs.lock_token = h.token
+    FROM h
+    WHERE jobs.id = h.id AND jobs.id IN (SELECT id FROM locked)
+      AND jobs.status = 'RUNNING' AND jobs.lock_token = h.token
     RETURNING jobs.id, jobs.cancel_requested`,
 
   reclaim: `
@@ -67,11 +92,23 @@ export const postgresqlStatements: Statements = {
         finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN $1 ELSE NULL END,
         run_at = $1, updated_at = $1,
         locked_by = NULL, lock_token = NULL, lease_expires_at = NULL
-    WHERE status = 'RUNNING' AND (lease_expires_at < $1 OR locked_by = $2::text)
+    WHERE id IN (
+      SELECT id FROM jobs
+      WHERE status = 'RUNNING' AND (lease_expires_at < $1 OR locked_by = $2::text)
+      FOR UPDATE SKIP LOCKED)
     RETURNING id, status`,
 
   progress: `
+    WITH o AS (
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, progress text)
+    ), locked AS MATERIALIZED (
+      SELECT jobs.id FROM jobs JOIN o ON jobs.id = o.id
+      WHERE jobs.status = 'RUNNING' AND jobs.lock_token = o.token
+      ORDER BY jobs.id
+      FOR UPDATE OF jobs
+    )
     UPDATE jobs SET progress = o.progress, updated_at = $2
-    FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, progress text)
-    WHERE jobs.id = o.id AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token`,
+    FROM o
+    WHERE jobs.id = o.id AND jobs.id IN (SELECT id FROM locked)
+      AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token`,
 };

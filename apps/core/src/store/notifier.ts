@@ -1,0 +1,161 @@
+import { randomBytes } from "node:crypto";
+import type { JobEventMap, JobEvents } from "../events";
+import type { Logger } from "../logger";
+import type { Database } from "./database";
+import { PostgresSignalTransport } from "./notify.postgresql";
+import { SqliteSignalTransport } from "./notify.sqlite";
+
+/** One message between processes: `o` the sending process, `k` the kind, `ids` the jobs concerned. */
+export interface SignalMessage {
+  o: string;
+  k: "available" | "cancel" | "updated";
+  ids?: string[];
+}
+
+/** How messages travel between the processes sharing a database; one implementation per dialect. */
+export interface SignalTransport {
+  /** Delivers the messages to every process listening on this database (the sender's included). */
+  publish(messages: readonly SignalMessage[]): Promise<void>;
+  /**
+   * Starts delivering messages to `onMessage`. `onGap` runs when messages may have been missed
+   * (the connection was lost and is back), so the caller can look at the database again.
+   */
+  listen(onMessage: (message: SignalMessage) => void, onGap: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Ids per message: a PostgreSQL NOTIFY payload must stay under 8,000 bytes (36-byte UUIDs, quoted, comma-separated). */
+const IDS_PER_MESSAGE = 190;
+/** job:updated is frequent and only feeds observers: gathered for this long, then sent as one message. */
+const UPDATED_FLUSH_MS = 20;
+
+/**
+ * Carries the JobEvents bus across processes. Local events are published in batches (a wake-up
+ * or a cancel at once, job updates every UPDATED_FLUSH_MS); messages from other processes are
+ * re-emitted on the local bus, so the dispatcher and the API only ever listen locally. A
+ * process's own messages come back from the transport and are dropped by origin, so nothing
+ * is handled twice.
+ */
+export class Notifier {
+  readonly origin = randomBytes(6).toString("hex");
+  /** Messages sent and received from other processes, for tests and metrics. */
+  readonly counts = { published: 0, received: 0 };
+  private available = false;
+  private readonly cancels = new Set<string>();
+  private readonly updates = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  /** True while re-emitting a remote message, so that it is not published back. */
+  private replaying = false;
+  private closed = false;
+
+  constructor(
+    private readonly events: JobEvents,
+    private readonly transport: SignalTransport,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    // A catch-up after a gap concerns this process only: it is not published.
+    await this.transport.listen(this.receive, () => this.replay(() => this.events.emit("jobs:available")));
+    this.events.on("jobs:available", this.onAvailable);
+    this.events.on("job:cancel-requested", this.onCancel);
+    this.events.on("job:updated", this.onUpdated);
+  }
+
+  private readonly onAvailable = (): void => {
+    if (this.replaying) return;
+    this.available = true;
+    this.flushSoon();
+  };
+
+  private readonly onCancel = (id: string): void => {
+    if (this.replaying) return;
+    this.cancels.add(id);
+    this.flushSoon();
+  };
+
+  private readonly onUpdated = (id: string): void => {
+    if (this.replaying) return;
+    this.updates.add(id);
+    this.timer ??= setTimeout(() => this.flush(), UPDATED_FLUSH_MS);
+  };
+
+  private flushSoon(): void {
+    this.immediate ??= setImmediate(() => this.flush());
+  }
+
+  /** Sends everything pending as few messages; one send at a time, in order. */
+  private flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    const messages: SignalMessage[] = [];
+    if (this.available) messages.push({ o: this.origin, k: "available" });
+    for (const ids of chunks(this.cancels)) messages.push({ o: this.origin, k: "cancel", ids });
+    for (const ids of chunks(this.updates)) messages.push({ o: this.origin, k: "updated", ids });
+    this.available = false;
+    this.cancels.clear();
+    this.updates.clear();
+    if (messages.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.transport.publish(messages);
+        this.counts.published += messages.length;
+      } catch (error) {
+        // Other processes still find the work by their safety poll and heartbeat; nothing is lost.
+        if (!this.closed) this.logger.warn("publishing signals to other processes failed", { error, messages: messages.length });
+      }
+    });
+    return this.flushing;
+  }
+
+  private readonly receive = (message: SignalMessage): void => {
+    if (message.o === this.origin || this.closed) return;
+    this.counts.received++;
+    this.replay(() => emitRemote(this.events, message));
+  };
+
+  private replay(emit: () => void): void {
+    this.replaying = true;
+    try {
+      emit();
+    } catch (error) {
+      this.logger.error("a listener failed on a signal from another process", { error });
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  /** Stops listening; what is pending is still sent. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.events.off("jobs:available", this.onAvailable);
+    this.events.off("job:cancel-requested", this.onCancel);
+    this.events.off("job:updated", this.onUpdated);
+    await this.flush();
+    this.closed = true;
+    await this.transport.close();
+  }
+}
+
+function emitRemote(events: JobEvents, message: SignalMessage): void {
+  const name: keyof JobEventMap = message.k === "available" ? "jobs:available" : message.k === "cancel" ? "job:cancel-requested" : "job:updated";
+  if (name === "jobs:available") events.emit(name);
+  else for (const id of message.ids ?? []) events.emit(name, id);
+}
+
+function* chunks(ids: Set<string>): Generator<string[]> {
+  const all = [...ids];
+  for (let i = 0; i < all.length; i += IDS_PER_MESSAGE) yield all.slice(i, i + IDS_PER_MESSAGE);
+}
+
+/** The notifier for this database: LISTEN/NOTIFY on PostgreSQL, a signals table polled by data_version on SQLite. */
+export async function startNotifier(db: Database, events: JobEvents, logger: Logger, options: { sqlitePollMs: number }): Promise<Notifier> {
+  const transport = db.dialect === "postgresql" ? new PostgresSignalTransport(db, logger) : new SqliteSignalTransport(db, options.sqlitePollMs, logger);
+  const notifier = new Notifier(events, transport, logger);
+  await notifier.start();
+  return notifier;
+}

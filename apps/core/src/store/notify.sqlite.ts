@@ -1,0 +1,75 @@
+import BetterSqlite3 from "better-sqlite3";
+import type { Logger } from "../logger";
+import { nowMs } from "../time";
+import { type Database, sqlitePath } from "./database";
+import type { SignalMessage, SignalTransport } from "./notifier";
+
+/** Signals older than this are deleted; a process that was stopped longer than this resyncs from the table of jobs anyway. */
+const KEEP_MS = 60_000;
+const PRUNE_EVERY_MS = 10_000;
+
+/**
+ * SQLite has no NOTIFY, so messages are rows of job_signals, appended through the store's
+ * connection after the commits they announce. Each process watches the file with
+ * `PRAGMA data_version` on a dedicated connection every `pollMs` (a read of shared memory, a
+ * few µs; it changes when any other connection commits) and only then reads the rows it has
+ * not seen. A message therefore reaches the other processes within about `pollMs`.
+ */
+export class SqliteSignalTransport implements SignalTransport {
+  private reader: BetterSqlite3.Database | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastSeq = 0;
+  private lastVersion = -1;
+  private lastPrune = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async publish(messages: readonly SignalMessage[]): Promise<void> {
+    const now = nowMs();
+    await this.db.prisma.$executeRawUnsafe(
+      "INSERT INTO job_signals (message, created_at) SELECT value, ? FROM json_each(?)",
+      now,
+      JSON.stringify(messages.map((m) => JSON.stringify(m))),
+    );
+    if (now - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      await this.db.prisma.$executeRawUnsafe("DELETE FROM job_signals WHERE created_at < ?", now - KEEP_MS);
+    }
+  }
+
+  async listen(onMessage: (message: SignalMessage) => void): Promise<void> {
+    const reader = new BetterSqlite3(sqlitePath(this.db.url), { fileMustExist: true, readonly: true });
+    this.reader = reader;
+    const version = reader.prepare("PRAGMA data_version").pluck();
+    const since = reader.prepare("SELECT seq, message FROM job_signals WHERE seq > ? ORDER BY seq");
+    // Only what is sent from now on matters: older signals are about work this process will find by claiming.
+    this.lastSeq = (reader.prepare("SELECT coalesce(max(seq), 0) FROM job_signals").pluck().get() as number) ?? 0;
+    this.lastVersion = version.get() as number;
+    this.timer = setInterval(() => {
+      try {
+        const v = version.get() as number;
+        if (v === this.lastVersion) return;
+        this.lastVersion = v;
+        for (const row of since.all(this.lastSeq) as { seq: number; message: string }[]) {
+          this.lastSeq = row.seq;
+          onMessage(JSON.parse(row.message) as SignalMessage);
+        }
+      } catch (error) {
+        // The next tick tries again; a lost wake-up is caught by the dispatcher's safety poll.
+        this.logger.warn("reading signals from other processes failed", { error });
+      }
+    }, this.pollMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.reader?.close();
+    this.reader = null;
+  }
+}

@@ -1,0 +1,84 @@
+import { randomUUID } from "node:crypto";
+import { JobEvents } from "../../core/src/events";
+import { createLogger } from "../../core/src/logger";
+import { openDatabase } from "../../core/src/store/database";
+import { migrate } from "../../core/src/store/migrate";
+import { type Notifier, startNotifier } from "../../core/src/store/notifier";
+import { createTestDatabase, type TestDatabase } from "./support/test-database";
+import { waitFor } from "./support/wait";
+
+/** Two notifiers on one database, each with its own connections and bus: two processes as far as the database can tell. */
+interface Peer {
+  events: JobEvents;
+  notifier: Notifier;
+  seen: { available: number; cancel: string[]; updated: string[] };
+  close(): Promise<void>;
+}
+
+const logger = createLogger({ level: "error", pretty: true });
+let db: TestDatabase;
+let a: Peer;
+let b: Peer;
+
+async function peer(url: string): Promise<Peer> {
+  const database = await openDatabase(url, { busyTimeoutMs: 5_000 });
+  const events = new JobEvents();
+  const seen = { available: 0, cancel: [] as string[], updated: [] as string[] };
+  events.on("jobs:available", () => seen.available++);
+  events.on("job:cancel-requested", (id) => seen.cancel.push(id));
+  events.on("job:updated", (id) => seen.updated.push(id));
+  const notifier = await startNotifier(database, events, logger, { sqlitePollMs: 5 });
+  return {
+    events,
+    notifier,
+    seen,
+    async close() {
+      await notifier.close();
+      await database.prisma.$disconnect();
+    },
+  };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("notifier");
+  await migrate(db.url, { busyTimeoutMs: 5_000 });
+  a = await peer(db.url);
+  b = await peer(db.url);
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await db.drop();
+});
+
+describe("the notifier carries job events between processes sharing a database", () => {
+  test("a wake-up, a cancel request and job updates reach the other process; the sender sees its own events once", async () => {
+    const cancelled = randomUUID();
+    const updated = randomUUID();
+    const before = { ...a.seen, cancel: [...a.seen.cancel], updated: [...a.seen.updated] };
+    a.events.emit("jobs:available");
+    a.events.emit("job:cancel-requested", cancelled);
+    a.events.emit("job:updated", updated);
+    await waitFor("B to receive A's events", () =>
+      b.seen.available > 0 && b.seen.cancel.includes(cancelled) && b.seen.updated.includes(updated) ? true : undefined,
+    );
+    // Give A's own messages time to come back through the transport, then check that they were dropped:
+    // B sends a marker after, and once A has it, anything A sent earlier has been delivered to A too.
+    const marker = randomUUID();
+    b.events.emit("job:updated", marker);
+    await waitFor("A to receive B's marker", () => (a.seen.updated.includes(marker) ? true : undefined));
+    expect(a.seen.available).toBe(before.available + 1);
+    expect(a.seen.cancel.filter((id) => id === cancelled)).toHaveLength(1);
+    expect(a.seen.updated.filter((id) => id === updated)).toHaveLength(1);
+    // Nor does B echo what it received back to A.
+    expect(b.seen.updated.filter((id) => id === updated)).toHaveLength(1);
+  });
+
+  test("job updates are batched: a thousand updates in one turn travel as a handful of messages", async () => {
+    const ids = Array.from({ length: 1_000 }, () => randomUUID());
+    const published = a.notifier.counts.published;
+    for (const id of ids) a.events.emit("job:updated", id);
+    await waitFor("B to receive every update", () => (ids.every((id) => b.seen.updated.includes(id)) ? true : undefined));
+    expect(a.notifier.counts.published - published).toBeLessThanOrEqual(10);
+  });
+});

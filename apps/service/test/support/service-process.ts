@@ -1,0 +1,95 @@
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { projectRoot } from "../../../core/src/paths";
+import { TEST_ENV } from "./test-service";
+import { waitFor } from "./wait";
+
+/** A real service process (dist/apps/service/src/main.js) in any ROLE, started from a test. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly baseUrl: string;
+  /** Resolves when the process has exited, however it ended. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last lines the process wrote (stdout and stderr), for failure messages. */
+  output(): string;
+  /** Sends a signal (SIGKILL simulates a crash) and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM: the graceful shutdown. Waits for the exit; SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+const MAIN = join(projectRoot(), "dist", "apps", "service", "src", "main.js");
+const OUTPUT_KEEP_CHARS = 20_000;
+
+/**
+ * Starts `node main.js` with TEST_ENV + `env` (give DATABASE_URL and ROLE) on a free port and
+ * resolves once GET /readyz answers 200. The child gets no other environment than PATH, so
+ * what a test sets is all it runs with.
+ */
+export async function startServiceProcess(name: string, env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? "", ...TEST_ENV, WORKER_ID: name, ...env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-OUTPUT_KEEP_CHARS);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const proc: ServiceProcess = {
+    name,
+    pid: child.pid!,
+    port,
+    baseUrl,
+    exited,
+    output: () => output,
+    async kill(signal = "SIGKILL") {
+      if (!gone) child.kill(signal);
+      await exited;
+    },
+    async stop(timeoutMs = 20_000) {
+      if (gone) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  try {
+    await waitFor(`${name} to be ready on ${baseUrl}`, async () => {
+      if (gone) throw new Error(`${name} exited before it was ready:\n${output}`);
+      const res = await fetch(`${baseUrl}/readyz`).catch(() => null);
+      return res?.status === 200 ? true : undefined;
+    }, { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 50 });
+  } catch (error) {
+    await proc.kill();
+    throw new Error(`${(error as Error).message}\n--- ${name} output ---\n${output}`);
+  }
+  return proc;
+}
+
+/** Stops every process, in parallel; a process that already exited is fine. */
+export async function stopAll(processes: readonly ServiceProcess[]): Promise<void> {
+  await Promise.all(processes.map((p) => p.stop()));
+}
+
+/** A port the OS just handed out and released; the child binds it a moment later. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
