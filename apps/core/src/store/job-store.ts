@@ -248,11 +248,17 @@ export class JobStore {
   /** FAILED or CANCELLED → PENDING with a fresh set of attempts. Null if the job is in another state. */
   async retry(id: string): Promise<JobRow | null> {
     const now = nowMs();
-    const res = await this.prisma.job.updateMany({
-      where: { id, status: { in: ["FAILED", "CANCELLED"] } },
-      data: { status: "PENDING", attempts: 0, runAt: now, finishedAt: null, cancelRequested: false, updatedAt: now },
-    });
-    return res.count === 1 ? this.get(id) : null;
+    // One guarded UPDATE that returns the row as it wrote it: a worker may claim the job a
+    // moment later, and the caller must see the state the retry produced.
+    try {
+      return await this.prisma.job.update({
+        where: { id, status: { in: ["FAILED", "CANCELLED"] } },
+        data: { status: "PENDING", attempts: 0, runAt: now, finishedAt: null, cancelRequested: false, updatedAt: now },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === "P2025") return null;
+      throw error;
+    }
   }
 
   /** Deletes a finished job; false if it is not finished (or not there). */
