@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { Mutex } from "async-mutex";
 import type { Config } from "../../core/src/config";
 import type { JobEvents } from "../../core/src/events";
@@ -167,7 +168,7 @@ export class Dispatcher {
         log.warn("lease lost while running; outcome discarded");
         return;
       }
-      const held = await this.outcomes.add(decided);
+      const held = await this.record(decided, log);
       if (!held) log.warn("lease lost before the outcome was recorded; outcome discarded", { status: decided.status });
       else if (decided.status === "DONE") log.info("job:done", { runMs: Math.round(nowMs() - job.startedAt) });
       else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
@@ -177,6 +178,24 @@ export class Dispatcher {
       this.running.delete(job.id);
       this.progressDue.delete(job.id);
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * Writes an outcome, retrying while the database refuses writes (SQLite busy, a PostgreSQL
+   * failover) for up to LEASE_MS. The job stays in `running` meanwhile, so its lease is still
+   * extended; past that, the reaper owns the job and a late write would be refused anyway.
+   */
+  private async record(outcome: Outcome, log: Logger): Promise<boolean> {
+    const giveUpAt = Date.now() + this.deps.config.LEASE_MS;
+    for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 1_000)) {
+      try {
+        return await this.outcomes.add(outcome);
+      } catch (error) {
+        if (Date.now() + pauseMs > giveUpAt) throw error;
+        log.warn("recording an outcome failed; retrying", { error, retryInMs: pauseMs });
+        await delay(pauseMs);
+      }
     }
   }
 
