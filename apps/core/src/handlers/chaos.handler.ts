@@ -10,12 +10,13 @@ import { defineHandler } from "./handler";
 export default defineHandler({
   type: "chaos",
   description:
-    "Test only: spins, exits its thread, throws outside its promise, leaks memory, ignores aborts, returns a BigInt, succeeds on attempt N, or records each execution (CHAOS_EXECUTION_LOG).",
+    "Test only: spins, exits its thread, throws outside its promise, leaks memory, ignores aborts, returns a BigInt, succeeds on attempt N, waits for N jobs to share its thread, or records each execution (CHAOS_EXECUTION_LOG).",
   kind: "io",
   payload: z
     .object({
-      mode: z.enum(["spin", "exit", "uncaught", "oom", "succeed_on_attempt", "ignore_abort", "bigint_result", "record"]),
+      mode: z.enum(["spin", "exit", "uncaught", "oom", "succeed_on_attempt", "ignore_abort", "bigint_result", "record", "barrier"]),
       attempt: z.int().min(1).max(100).optional(),
+      parties: z.int().min(1).max(1_000).optional(),
       ms: z.int().min(0).max(600_000).optional(),
     })
     .strict(),
@@ -42,6 +43,10 @@ export default defineHandler({
       case "succeed_on_attempt":
         if (ctx.attempt < (payload.attempt ?? 3)) throw new Error(`attempt ${ctx.attempt} fails on purpose`);
         return { succeeded_on_attempt: ctx.attempt };
+      case "barrier":
+        // Returns once `parties` barrier jobs are running in this thread at the same time.
+        await barrier(payload.parties ?? 2, ctx.signal);
+        return { met: payload.parties ?? 2 };
       case "record":
         // The "side effect" whose repetitions the chaos script counts: one O_APPEND write of a
         // whole line per execution, so concurrent threads never interleave within a line and a
@@ -52,3 +57,18 @@ export default defineHandler({
     }
   },
 });
+
+const waiting = new Map<number, (() => void)[]>();
+
+function barrier(parties: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const group = waiting.get(parties) ?? [];
+    group.push(resolve);
+    waiting.set(parties, group);
+    if (group.length === parties) {
+      waiting.delete(parties);
+      for (const release of group) release();
+    }
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+}
