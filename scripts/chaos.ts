@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const submitter = async () => {
     while (next < JOBS) {
       const i = next++;
-      const body = JSON.stringify({ type: "chaos", payload: { mode: "record", ms: i % 50 }, max_attempts: 20 });
+      const body = JSON.stringify({ type: "chaos", payload: { mode: "record", ms: (i % 20) * 25 }, max_attempts: 20 });
       for (;;) {
         try {
           const res = await fetch(`${service.baseUrl}/jobs`, {

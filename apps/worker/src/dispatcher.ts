@@ -154,7 +154,7 @@ export class Dispatcher {
     const run = this.running.get(jobId);
     if (!run || run.reason) return;
     run.reason = reason;
-    this.deps.pools.requestAbort(jobId, reason);
+    this.deps.pools.requestAbort(jobId, run.job.attempts, reason);
     run.timers.push(setTimeout(() => this.terminate(run), this.deps.config.ABORT_GRACE_MS));
   }
 
@@ -184,6 +184,7 @@ export class Dispatcher {
       const held = await this.record(decided, log);
       if (!held) log.warn("lease lost before the outcome was recorded; outcome discarded", { status: decided.status });
       else if (decided.status === "DONE") log.info("job:done", { runMs: Math.round(nowMs() - job.startedAt) });
+      else if (decided.status === "PENDING" && decided.attemptsDelta < 0) log.info("job:given-back", { reason: run.reason ?? "thread terminated" });
       else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
       else log.warn(`job:${decided.status.toLowerCase()}`, { error: decided.error ? JSON.parse(decided.error).message : undefined });
       this.deps.events.emit("job:updated", job.id);

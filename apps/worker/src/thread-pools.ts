@@ -89,8 +89,8 @@ export class ThreadPools {
   }
 
   /** Asks the handler of `jobId` to stop, through its ctx.signal. */
-  requestAbort(jobId: string, reason: string): void {
-    this.control.postMessage({ jobId, reason } satisfies AbortMessage);
+  requestAbort(jobId: string, attempt: number, reason: string): void {
+    this.control.postMessage({ jobId, attempt, reason } satisfies AbortMessage);
   }
 
   async close(): Promise<void> {

@@ -24,8 +24,10 @@ export interface ThreadData {
   settings: HandlerSettings;
 }
 
+/** Main → threads. `attempt` keeps an abort of one attempt from reaching a later attempt of the same job. */
 export interface AbortMessage {
   jobId: string;
+  attempt: number;
   reason: string;
 }
 

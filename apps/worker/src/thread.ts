@@ -14,6 +14,7 @@ const data = workerData as ThreadData;
 const registry = createRegistry({ includeTestHandlers: data.includeTestHandlers });
 const logger = createLogger({ level: data.logLevel, pretty: data.pretty, defaultMeta: { threadId } });
 
+/** By attempt (`jobId#attempt`), so that an abort meant for one attempt never reaches the next. */
 const controllers = new Map<string, AbortController>();
 /** Aborts that arrived before their job started here (it was still queued): applied on start. */
 const abortedEarly = new Map<string, string>();
@@ -21,17 +22,20 @@ const ABORTED_EARLY_MAX = 1_000;
 const control = new BroadcastChannel(data.controlChannel);
 control.unref();
 control.onmessage = (event) => {
-  const { jobId, reason } = (event as { data: AbortMessage }).data;
-  const controller = controllers.get(jobId);
+  const { jobId, attempt, reason } = (event as { data: AbortMessage }).data;
+  const key = attemptKey(jobId, attempt);
+  const controller = controllers.get(key);
   if (controller) controller.abort(new AbortError(reason));
   else {
     // Every thread hears every abort; most are for jobs elsewhere, so keep only the newest few.
-    abortedEarly.set(jobId, reason);
+    abortedEarly.set(key, reason);
     if (abortedEarly.size > ABORTED_EARLY_MAX) abortedEarly.delete(abortedEarly.keys().next().value!);
   }
 };
 const progressOut = new BroadcastChannel(data.progressChannel);
 progressOut.unref();
+
+const attemptKey = (jobId: string, attempt: number) => `${jobId}#${attempt}`;
 
 class AbortError extends Error {
   override readonly name = "AbortError";
@@ -41,11 +45,12 @@ export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   const handler = registry.get(task.type);
   if (!handler) return failure({ name: "UnknownJobTypeError", message: `No handler for type ${task.type}`, retryable: false });
   const controller = new AbortController();
-  controllers.set(task.jobId, controller);
+  const key = attemptKey(task.jobId, task.attempt);
+  controllers.set(key, controller);
   progressOut.postMessage({ jobId: task.jobId, threadId, started: true } satisfies StartedMessage);
-  const early = abortedEarly.get(task.jobId);
+  const early = abortedEarly.get(key);
   if (early !== undefined) {
-    abortedEarly.delete(task.jobId);
+    abortedEarly.delete(key);
     controller.abort(new AbortError(early));
   }
   const log = logger.child({ jobId: task.jobId, type: task.type, attempt: task.attempt });
@@ -71,7 +76,7 @@ export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   } catch (error) {
     return failure(describe(error));
   } finally {
-    controllers.delete(task.jobId);
+    controllers.delete(key);
   }
 }
 

@@ -48,11 +48,13 @@ export default defineHandler({
         await barrier(payload.parties ?? 2, ctx.signal);
         return { met: payload.parties ?? 2 };
       case "record":
-        // The "side effect" whose repetitions the chaos script counts: one O_APPEND write of a
-        // whole line per execution, so concurrent threads never interleave within a line and a
-        // process killed mid-write leaves at most a final line without its newline.
-        await delay(payload.ms ?? 0, undefined, { signal: ctx.signal });
+        // The "side effect" whose repetitions the chaos script counts, halfway through `ms` of
+        // work as in a real handler: one O_APPEND write of a whole line per execution, so
+        // concurrent threads never interleave within a line and a process killed mid-write
+        // leaves at most a final line without its newline.
+        await delay((payload.ms ?? 0) / 2, undefined, { signal: ctx.signal });
         if (ctx.settings.executionLogPath) appendFileSync(ctx.settings.executionLogPath, `${ctx.jobId}\n`);
+        await delay((payload.ms ?? 0) / 2, undefined, { signal: ctx.signal });
         return { recorded: true };
     }
   },

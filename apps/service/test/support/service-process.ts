@@ -46,7 +46,13 @@ export async function startServiceProcess(env: Record<string, string>, options: 
   child.stderr!.on("data", keep);
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
   let gone = false;
-  void exited.then(() => (gone = true));
+  // A test or script that dies must not leave a service running behind it.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  void exited.then(() => {
+    gone = true;
+    process.off("exit", killOnExit);
+  });
 
   const baseUrl = `http://127.0.0.1:${port}`;
   const proc: ServiceProcess = {
