@@ -77,6 +77,8 @@ export class JobSubmitter {
     const inserted = await this.batcher.add(job);
     if (inserted) return { job: rowOf(job), replayed: false };
     const [existing] = await this.store.findByIdempotencyKeys([job.idempotencyKey!]);
+    // The job holding the key was deleted between our insert and this read: the key is free again.
+    if (!existing) return this.submit(job);
     return this.replay(job, existing);
   }
 
@@ -87,8 +89,7 @@ export class JobSubmitter {
     return jobs.map(rowOf);
   }
 
-  private replay(job: NewJob, existing: JobRow | undefined): Submitted {
-    if (!existing) throw new Error(`idempotency key ${job.idempotencyKey} conflicted but no job holds it`);
+  private replay(job: NewJob, existing: JobRow): Submitted {
     if (existing.requestHash !== job.requestHash) {
       throw new HttpProblem(
         422,

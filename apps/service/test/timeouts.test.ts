@@ -14,6 +14,11 @@ afterAll(async () => {
 const fullPool = () => waitFor("the pool to be back to full size", () => (t.service.worker!.pools.threadCount() === CPU_THREADS + IO_THREADS ? true : undefined));
 
 describe("timeouts", () => {
+  test("io jobs share their thread while each has a timeout: four jobs that wait for one another all complete", async () => {
+    const jobs = await Promise.all([1, 2, 3, 4].map(() => t.submit({ type: "chaos", payload: { mode: "barrier", parties: 4 }, timeout_ms: 30_000, max_attempts: 1 })));
+    for (const job of jobs) expect((await t.waitForJob(job.id, "DONE", 40_000)).result).toEqual({ met: 4 });
+  });
+
   test("a handler stuck in while(true) is timed out, its thread is replaced, and the next jobs still run", async () => {
     const stuck = await t.submit({ type: "chaos", payload: { mode: "spin" }, timeout_ms: 200, max_attempts: 1 });
     const failed = await t.waitForJob(stuck.id, "FAILED");

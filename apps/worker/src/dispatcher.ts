@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { Mutex } from "async-mutex";
 import type { Config } from "../../core/src/config";
 import type { JobEvents } from "../../core/src/events";
@@ -10,7 +11,7 @@ import { nowMs } from "../../core/src/time";
 import { WriteBatcher } from "../../core/src/write-batcher";
 import { backoffMs, ERROR_HISTORY_LENGTH } from "./retry-policy";
 import type { ThreadPools } from "./thread-pools";
-import type { ProgressMessage, ThreadOutcome } from "./thread-protocol";
+import type { ThreadEvent, ThreadOutcome } from "./thread-protocol";
 
 /** Why the dispatcher stopped a handler before it returned. */
 type AbortReason = "timeout" | "cancel" | "shutdown" | "lease-lost";
@@ -18,8 +19,8 @@ type AbortReason = "timeout" | "cancel" | "shutdown" | "lease-lost";
 interface RunningJob {
   job: ClaimedJob;
   kind: HandlerKind;
-  /** Aborting this terminates the thread (Piscina): the last resort after ABORT_GRACE_MS. */
-  hardAbort: AbortController;
+  /** The thread running it, once that thread said so; terminating it is the last resort after ABORT_GRACE_MS. */
+  threadId: number | null;
   reason: AbortReason | null;
   timers: NodeJS.Timeout[];
   progress: string | null;
@@ -54,6 +55,8 @@ export class Dispatcher {
   private readonly progressDue = new Map<string, string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly idleWaiters: (() => void)[] = [];
+  /** Threads this dispatcher terminated: the other jobs they were running did nothing wrong. */
+  private readonly terminatedThreads = new Set<number>();
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private fillScheduled = false;
   private readonly log: Logger;
@@ -135,14 +138,14 @@ export class Dispatcher {
   }
 
   private launch(kind: HandlerKind, job: ClaimedJob): void {
-    const run: RunningJob = { job, kind, hardAbort: new AbortController(), reason: null, timers: [], progress: null };
+    const run: RunningJob = { job, kind, threadId: null, reason: null, timers: [], progress: null };
     this.running.set(job.id, run);
     this.inFlight[kind]++;
     run.timers.push(setTimeout(() => this.abort(job.id, "timeout"), job.timeoutMs));
     this.deps.events.emit("job:updated", job.id);
     this.deps.pools
-      .run(kind, { jobId: job.id, type: job.type, payload: job.payload, attempt: job.attempts }, run.hardAbort.signal)
-      .catch((error: unknown): ThreadOutcome => ({ ok: false, error: threadLost(error, run) }))
+      .run(kind, { jobId: job.id, type: job.type, payload: job.payload, attempt: job.attempts })
+      .catch((error: unknown): ThreadOutcome => ({ ok: false, error: threadLost(error, run, this.terminatedThreads) }))
       .then((outcome) => this.finish(run, outcome))
       .catch((error: unknown) => this.log.error("recording an outcome failed; the lease will expire and the job will be retried", { jobId: job.id, error }));
   }
@@ -152,11 +155,22 @@ export class Dispatcher {
     const run = this.running.get(jobId);
     if (!run || run.reason) return;
     run.reason = reason;
-    this.deps.pools.requestAbort(jobId, reason);
+    this.deps.pools.requestAbort(jobId, run.job.attempts, reason);
     // A thread still booting has not opened its control channel yet and misses the message,
     // so it is repeated until the handler returns or the grace period ends.
-    run.timers.push(setInterval(() => this.deps.pools.requestAbort(jobId, reason), ABORT_RESEND_MS));
-    run.timers.push(setTimeout(() => run.hardAbort.abort(), this.deps.config.ABORT_GRACE_MS));
+    run.timers.push(setInterval(() => this.deps.pools.requestAbort(jobId, run.job.attempts, reason), ABORT_RESEND_MS));
+    run.timers.push(setTimeout(() => this.terminate(run), this.deps.config.ABORT_GRACE_MS));
+  }
+
+  /** Ends a handler that ignored its abort by terminating its thread; until the thread is known, tries again later. */
+  private terminate(run: RunningJob): void {
+    if (this.running.get(run.job.id) !== run) return;
+    if (run.threadId !== null && this.deps.pools.terminateThread(run.threadId)) {
+      this.terminatedThreads.add(run.threadId);
+      this.log.warn("terminated a thread whose handler ignored its abort", { jobId: run.job.id, reason: run.reason, threadId: run.threadId });
+      return;
+    }
+    run.timers.push(setTimeout(() => this.terminate(run), this.deps.config.ABORT_GRACE_MS));
   }
 
   private async finish(run: RunningJob, outcome: ThreadOutcome): Promise<void> {
@@ -171,10 +185,10 @@ export class Dispatcher {
         log.warn("lease lost while running; outcome discarded");
         return;
       }
-      const held = await this.outcomes.add(decided);
+      const held = await this.record(decided, log);
       if (!held) log.warn("lease lost before the outcome was recorded; outcome discarded", { status: decided.status });
       else if (decided.status === "DONE") log.info("job:done", { runMs: Math.round(nowMs() - job.startedAt) });
-      else if (run.reason === "shutdown") log.info("job:released", { reason: "shutdown" });
+      else if (decided.status === "PENDING" && decided.attemptsDelta < 0) log.info("job:given-back", { reason: run.reason ?? "thread terminated" });
       else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
       else log.warn(`job:${decided.status.toLowerCase()}`, { error: decided.error ? JSON.parse(decided.error).message : undefined });
       this.deps.events.emit("job:updated", job.id);
@@ -182,6 +196,24 @@ export class Dispatcher {
       this.running.delete(job.id);
       this.progressDue.delete(job.id);
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * Writes an outcome, retrying while the database refuses writes (SQLite busy, a PostgreSQL
+   * failover) for up to LEASE_MS. The job stays in `running` meanwhile, so its lease is still
+   * extended; past that, the reaper owns the job and a late write would be refused anyway.
+   */
+  private async record(outcome: Outcome, log: Logger): Promise<boolean> {
+    const giveUpAt = Date.now() + this.deps.config.LEASE_MS;
+    for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 1_000)) {
+      try {
+        return await this.outcomes.add(outcome);
+      } catch (error) {
+        if (Date.now() + pauseMs > giveUpAt) throw error;
+        log.warn("recording an outcome failed; retrying", { error, retryInMs: pauseMs });
+        await delay(pauseMs);
+      }
     }
   }
 
@@ -212,10 +244,14 @@ export class Dispatcher {
 
   readonly onCancelRequested = (jobId: string): void => this.abort(jobId, "cancel");
 
-  /** From a thread: remembered and written every PROGRESS_FLUSH_MS, not per report. */
-  readonly onProgress = (message: ProgressMessage): void => {
+  /** From a thread: which thread took a job, or its progress (remembered and written every PROGRESS_FLUSH_MS, not per report). */
+  readonly onThreadEvent = (message: ThreadEvent): void => {
     const run = this.running.get(message.jobId);
     if (!run) return;
+    if ("started" in message) {
+      run.threadId = message.threadId;
+      return;
+    }
     run.progress = JSON.stringify(message.progress);
     this.progressDue.set(message.jobId, run.progress);
   };
@@ -305,17 +341,16 @@ export class Dispatcher {
   }
 }
 
-/** Piscina's message for the other tasks of a thread it terminates because one of them was hard-aborted. */
-const THREAD_TERMINATION = "Terminating worker thread";
-
 /**
  * A rejection from the pool: our own hard abort, a thread we terminated to stop another job
  * sharing it (an io thread), or a thread that died (exit, uncaught error, out of memory).
  */
-function threadLost(error: unknown, run: RunningJob): JobError {
+function threadLost(error: unknown, run: RunningJob, terminatedThreads: ReadonlySet<number>): JobError {
   const e = error instanceof Error ? error : new Error(String(error));
   if (run.reason) return { name: "AbortError", message: `Thread terminated after the handler ignored its ${run.reason} signal`, retryable: true };
-  if (e.message === THREAD_TERMINATION) return { name: "ThreadTerminatedError", message: "Stopped because another job on its thread had to be terminated", retryable: true };
+  if (run.threadId !== null && terminatedThreads.has(run.threadId)) {
+    return { name: "ThreadTerminatedError", message: "Stopped because another job on its thread had to be terminated", retryable: true };
+  }
   return {
     name: "ThreadCrashedError",
     message: `The worker thread running this job died: ${e.message}`,

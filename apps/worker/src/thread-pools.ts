@@ -4,7 +4,7 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { Config } from "../../core/src/config";
 import type { HandlerKind } from "../../core/src/handlers/handler";
-import type { AbortMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, ThreadData, ThreadEvent, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Two Piscina pools over the same thread entry: "cpu" gives each job a thread to itself,
@@ -18,7 +18,7 @@ export class ThreadPools {
   private readonly progress: BroadcastChannel;
   private closed = false;
 
-  constructor(config: Config, onProgress: (message: ProgressMessage) => void) {
+  constructor(config: Config, onEvent: (message: ThreadEvent) => void) {
     // Channels are named per pool set so that two services in one process (tests) stay apart.
     const id = randomUUID();
     const data: ThreadData = {
@@ -31,7 +31,7 @@ export class ThreadPools {
     };
     this.control = new BroadcastChannel(data.controlChannel);
     this.progress = new BroadcastChannel(data.progressChannel);
-    this.progress.onmessage = (event) => onProgress((event as { data: ProgressMessage }).data);
+    this.progress.onmessage = (event) => onEvent((event as { data: ThreadEvent }).data);
     this.progress.unref();
     this.control.unref();
     const common = {
@@ -67,14 +67,30 @@ export class ThreadPools {
     return this.pools[kind].utilization;
   }
 
-  /** Runs one attempt. Rejects only if the thread died or `signal` aborted it (the thread is then replaced). */
-  run(kind: HandlerKind, task: ThreadTask, signal: AbortSignal): Promise<ThreadOutcome> {
-    return this.pools[kind].run(task, { signal });
+  /**
+   * Runs one attempt. Rejects only if its thread died (then replaced). No AbortSignal is given
+   * to Piscina: it runs a task that has one alone on its thread, which would leave the io pool
+   * one job per thread. A handler that ignores its abort is stopped with terminateThread.
+   */
+  run(kind: HandlerKind, task: ThreadTask): Promise<ThreadOutcome> {
+    return this.pools[kind].run(task);
+  }
+
+  /** Terminates a thread (Piscina starts a replacement); every task on it rejects. False if it is already gone. */
+  terminateThread(threadId: number): boolean {
+    for (const pool of Object.values(this.pools)) {
+      const thread = pool.threads.find((t) => t.threadId === threadId);
+      if (thread) {
+        void thread.terminate();
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Asks the handler of `jobId` to stop, through its ctx.signal. */
-  requestAbort(jobId: string, reason: string): void {
-    this.control.postMessage({ jobId, reason } satisfies AbortMessage);
+  requestAbort(jobId: string, attempt: number, reason: string): void {
+    this.control.postMessage({ jobId, attempt, reason } satisfies AbortMessage);
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ export type ThreadOutcome = { ok: true; result: string } | { ok: false; error: J
 export interface ThreadData {
   /** Main → threads: { jobId, reason } asks a handler to stop (its ctx.signal aborts). */
   controlChannel: string;
-  /** Threads → main: { jobId, progress } progress reports. */
+  /** Threads → main: ProgressMessage and StartedMessage. */
   progressChannel: string;
   includeTestHandlers: boolean;
   logLevel: string;
@@ -24,8 +24,10 @@ export interface ThreadData {
   settings: HandlerSettings;
 }
 
+/** Main → threads. `attempt` keeps an abort of one attempt from reaching a later attempt of the same job. */
 export interface AbortMessage {
   jobId: string;
+  attempt: number;
   reason: string;
 }
 
@@ -33,3 +35,16 @@ export interface ProgressMessage {
   jobId: string;
   progress: number | Record<string, unknown>;
 }
+
+/**
+ * Sent by a thread as it starts a job: which thread runs it, so that the dispatcher can
+ * terminate that thread if the handler does not stop (tasks are run without Piscina's
+ * AbortSignal, which would limit every thread to one task at a time).
+ */
+export interface StartedMessage {
+  jobId: string;
+  threadId: number;
+  started: true;
+}
+
+export type ThreadEvent = ProgressMessage | StartedMessage;

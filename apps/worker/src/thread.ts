@@ -4,7 +4,7 @@ import { createRegistry } from "../../core/src/handlers/registry";
 import type { HandlerContext } from "../../core/src/handlers/handler";
 import type { JobError } from "../../core/src/jobs/job";
 import { createLogger } from "../../core/src/logger";
-import type { AbortMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, ProgressMessage, StartedMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Worker-thread entry (Piscina). Runs one handler call per task and answers a ThreadOutcome.
@@ -14,15 +14,28 @@ const data = workerData as ThreadData;
 const registry = createRegistry({ includeTestHandlers: data.includeTestHandlers });
 const logger = createLogger({ level: data.logLevel, pretty: data.pretty, defaultMeta: { threadId } });
 
+/** By attempt (`jobId#attempt`), so that an abort meant for one attempt never reaches the next. */
 const controllers = new Map<string, AbortController>();
+/** Aborts that arrived before their job started here (it was still queued): applied on start. */
+const abortedEarly = new Map<string, string>();
+const ABORTED_EARLY_MAX = 1_000;
 const control = new BroadcastChannel(data.controlChannel);
 control.unref();
 control.onmessage = (event) => {
-  const { jobId, reason } = (event as { data: AbortMessage }).data;
-  controllers.get(jobId)?.abort(new AbortError(reason));
+  const { jobId, attempt, reason } = (event as { data: AbortMessage }).data;
+  const key = attemptKey(jobId, attempt);
+  const controller = controllers.get(key);
+  if (controller) controller.abort(new AbortError(reason));
+  else {
+    // Every thread hears every abort; most are for jobs elsewhere, so keep only the newest few.
+    abortedEarly.set(key, reason);
+    if (abortedEarly.size > ABORTED_EARLY_MAX) abortedEarly.delete(abortedEarly.keys().next().value!);
+  }
 };
 const progressOut = new BroadcastChannel(data.progressChannel);
 progressOut.unref();
+
+const attemptKey = (jobId: string, attempt: number) => `${jobId}#${attempt}`;
 
 class AbortError extends Error {
   override readonly name = "AbortError";
@@ -32,7 +45,14 @@ export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   const handler = registry.get(task.type);
   if (!handler) return failure({ name: "UnknownJobTypeError", message: `No handler for type ${task.type}`, retryable: false });
   const controller = new AbortController();
-  controllers.set(task.jobId, controller);
+  const key = attemptKey(task.jobId, task.attempt);
+  controllers.set(key, controller);
+  progressOut.postMessage({ jobId: task.jobId, threadId, started: true } satisfies StartedMessage);
+  const early = abortedEarly.get(key);
+  if (early !== undefined) {
+    abortedEarly.delete(key);
+    controller.abort(new AbortError(early));
+  }
   const log = logger.child({ jobId: task.jobId, type: task.type, attempt: task.attempt });
   const ctx: HandlerContext = {
     jobId: task.jobId,
@@ -56,7 +76,7 @@ export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   } catch (error) {
     return failure(describe(error));
   } finally {
-    controllers.delete(task.jobId);
+    controllers.delete(key);
   }
 }
 

@@ -15,8 +15,8 @@ export interface Worker {
 }
 
 export async function startWorker(deps: { config: Config; logger: Logger; store: JobStore; registry: HandlerRegistry; events: JobEvents }): Promise<Worker> {
-  // Progress reports only arrive once jobs run, by which time `dispatcher` is assigned.
-  const pools = new ThreadPools(deps.config, (message) => dispatcher.onProgress(message));
+  // Thread events only arrive once jobs run, by which time `dispatcher` is assigned.
+  const pools = new ThreadPools(deps.config, (message) => dispatcher.onThreadEvent(message));
   const dispatcher = new Dispatcher({ ...deps, pools });
   await dispatcher.start();
   const stopRetention = startRetentionSweep(deps.store, {

@@ -56,6 +56,12 @@ const BODY_PARSER_PROBLEMS: Record<string, (e: { limit?: number }) => HttpProble
   "entity.verify.failed": () => new HttpProblem(400, "malformed-json", "Malformed JSON"),
 };
 
+/** An http-errors error (body-parser's) that marks itself as a 4xx safe to expose. */
+function isClientHttpError(error: unknown): error is { status: number } {
+  const e = error as { status?: unknown; expose?: unknown };
+  return e.expose === true && typeof e.status === "number" && e.status >= 400 && e.status < 500;
+}
+
 /**
  * The one error handler: problems and body-parser errors as they are, anything else as an
  * opaque 500 (logged with its stack, never sent). `onUnexpected` lets the caller map storage
@@ -67,7 +73,12 @@ export function problemHandler(options: { mapUnexpected?: (error: unknown) => Ht
     const bodyType = (error as { type?: string }).type;
     if (error instanceof HttpProblem) problem = error;
     else if (bodyType && BODY_PARSER_PROBLEMS[bodyType]) problem = BODY_PARSER_PROBLEMS[bodyType](error as { limit?: number });
-    else {
+    else if (isClientHttpError(error)) {
+      // Other http-errors the body parser raises (e.g. a gzip body that does not inflate): the
+      // client's mistake, but their messages come from zlib and the like, so none is passed on.
+      problem = new HttpProblem(error.status, "unreadable-body", "Request body could not be read", "The body could not be decoded as sent.");
+      req.log?.warn("unreadable request body", { error });
+    } else {
       problem = options.mapUnexpected?.(error) ?? new HttpProblem(500, "internal-error", "Internal server error", "The error was logged; quote the request id when reporting it.");
       req.log?.error("request failed", { error });
     }

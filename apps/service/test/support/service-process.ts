@@ -43,7 +43,13 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   child.stderr!.on("data", keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let gone = false;
-  void exited.then(() => (gone = true));
+  // A test or script that dies must not leave a service running behind it.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  void exited.then(() => {
+    gone = true;
+    process.off("exit", killOnExit);
+  });
   const baseUrl = `http://127.0.0.1:${port}`;
   const proc: ServiceProcess = {
     name,
@@ -69,12 +75,20 @@ export async function startServiceProcess(name: string, env: Record<string, stri
       if (gone) throw new Error(`${name} exited before it was ready:\n${output}`);
       const res = await fetch(`${baseUrl}/readyz`).catch(() => null);
       return res?.status === 200 ? true : undefined;
-    }, { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 50 });
+    }, { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 50 });
   } catch (error) {
     await proc.kill();
     throw new Error(`${(error as Error).message}\n--- ${name} output ---\n${output}`);
   }
   return proc;
+}
+
+/** POST /jobs or /jobs/batch to a process; the created jobs' ids, in order. Throws unless 202. */
+export async function submitTo(proc: ServiceProcess, path: "/jobs" | "/jobs/batch", body: unknown): Promise<{ id: string }[]> {
+  const res = await fetch(`${proc.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (res.status !== 202) throw new Error(`POST ${path} on ${proc.name} → ${res.status} ${await res.text()}`);
+  const json = (await res.json()) as { jobs?: { id: string }[]; id?: string };
+  return json.jobs ?? [{ id: json.id! }];
 }
 
 /** Stops every process, in parallel; a process that already exited is fine. */

@@ -1,0 +1,114 @@
+import { Worker } from "node:worker_threads";
+import { sqlitePath } from "../../core/src/store/database";
+import { startTestService, type TestService } from "./support/test-service";
+import { testDialect } from "./support/test-database";
+import { waitFor } from "./support/wait";
+
+const BUSY_TIMEOUT_MS = 500;
+let t: TestService;
+beforeAll(async () => {
+  t = await startTestService("storage_trouble", { SQLITE_BUSY_TIMEOUT_MS: String(BUSY_TIMEOUT_MS) });
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+const count = () => t.service.store.db.prisma.job.count();
+
+/**
+ * Holds SQLite's write lock from another thread (better-sqlite3 waits synchronously, so the
+ * holder must not share the service's thread) until `releaseAfterMs`, or until released.
+ */
+async function holdWriteLock(file: string, releaseAfterMs: number | null): Promise<{ release(): Promise<void> }> {
+  const worker = new Worker(
+    `const { parentPort, workerData } = require("node:worker_threads");
+     const db = new (require(workerData.driver))(workerData.file);
+     db.exec("BEGIN EXCLUSIVE");
+     parentPort.postMessage("locked");
+     const release = () => { db.exec("COMMIT"); db.close(); parentPort.postMessage("released"); parentPort.close(); };
+     if (workerData.releaseAfterMs !== null) setTimeout(release, workerData.releaseAfterMs);
+     else parentPort.once("message", release);`,
+    { eval: true, workerData: { driver: require.resolve("better-sqlite3"), file, releaseAfterMs } },
+  );
+  const released = new Promise<void>((resolve, reject) => {
+    worker.on("message", (m) => m === "released" && resolve());
+    worker.on("error", reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", reject);
+  });
+  return {
+    async release() {
+      if (releaseAfterMs === null) worker.postMessage("release");
+      await released;
+      await worker.terminate();
+    },
+  };
+}
+
+const describeSqlite = testDialect === "sqlite" ? describe : describe.skip;
+
+describeSqlite("storage trouble (SQLite)", () => {
+  test("a submission that cannot be committed gets a 503 problem, never a 202, and nothing is stored", async () => {
+    const before = await count();
+    const lock = await holdWriteLock(sqlitePath(t.db.url), null);
+    let single;
+    let batch;
+    try {
+      single = await t.http.post("/jobs").send({ type: "noop", payload: {} });
+      batch = await t.http.post("/jobs/batch").send({ jobs: [{ type: "noop", payload: {} }] });
+    } finally {
+      await lock.release();
+    }
+    for (const res of [single, batch]) {
+      expect(res.status).toBe(503);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(res.headers["retry-after"]).toBe("1");
+      expect(res.body).toMatchObject({ status: 503, type: "urn:taskq:problem:storage-unavailable" });
+      expect(JSON.stringify(res.body)).not.toMatch(/SQLITE|Prisma|locked|\n\s+at /i);
+    }
+    expect(await count()).toBe(before);
+    // Once the lock is gone the service accepts and runs work again.
+    const job = await t.submit({ type: "noop", payload: {} });
+    await t.waitForJob(job.id, "DONE");
+  });
+
+  test("a lock released within SQLITE_BUSY_TIMEOUT_MS is waited for: the submission is stored and runs", async () => {
+    const lock = await holdWriteLock(sqlitePath(t.db.url), BUSY_TIMEOUT_MS / 5);
+    const res = await t.http.post("/jobs").send({ type: "noop", payload: {} });
+    await lock.release();
+    expect(res.status).toBe(202);
+    await t.waitForJob(res.body.id, "DONE");
+  });
+
+  test("an outcome the database refuses to write is retried until it is stored, not left to the lease", async () => {
+    const { store } = t.service;
+    const job = await t.submit({ type: "sleep", payload: { ms: 300 } });
+    await t.waitForJob(job.id, "RUNNING");
+    // The database itself refuses this job's DONE (as it would while locked or read-only).
+    await store.db.prisma.$executeRawUnsafe(
+      `CREATE TRIGGER refuse_settle BEFORE UPDATE OF status ON jobs WHEN NEW.id = '${job.id}' AND NEW.status = 'DONE'
+       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    );
+    let refused = 0;
+    const settle = store.settle.bind(store);
+    store.settle = (outcomes) => settle(outcomes).catch((error: unknown) => {
+      refused++;
+      throw error;
+    });
+    try {
+      await waitFor("a refused write of the outcome", () => (refused > 0 ? true : undefined));
+      await store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse_settle");
+      const done = await t.waitForJob(job.id, "DONE");
+      expect(done.attempts).toBe(1);
+      expect(done.error_history).toEqual([]);
+    } finally {
+      store.settle = settle;
+    }
+  });
+});
+
+if (testDialect !== "sqlite") {
+  test.skip("storage trouble tests use SQLite's write lock; skipped on PostgreSQL", () => {});
+}
