@@ -82,30 +82,20 @@ export class Metrics {
     });
     if (sources.pools) {
       const pools = sources.pools;
-      const slots = new Gauge({ name: "taskq_pool_slots", help: "Jobs the pool can run at once.", labelNames: ["pool"], registers });
-      const busy = new Gauge({ name: "taskq_pool_busy_slots", help: "Jobs running in the pool now.", labelNames: ["pool"], registers });
-      new Gauge({
-        name: "taskq_pool_utilization_ratio",
-        help: "Busy slots / slots, per pool (0..1).",
-        labelNames: ["pool"],
-        registers,
-        collect() {
-          for (const [pool, s] of Object.entries(pools())) {
-            slots.set({ pool }, s.capacity);
-            busy.set({ pool }, s.busy);
-            this.set({ pool }, s.capacity > 0 ? s.busy / s.capacity : 0);
-          }
-        },
-      });
-      new Gauge({
-        name: "taskq_pool_thread_utilization_ratio",
-        help: "Piscina's utilisation: mean task run time over the pool's run-time capacity since start (0..1).",
-        labelNames: ["pool"],
-        registers,
-        collect() {
-          for (const [pool, s] of Object.entries(pools())) this.set({ pool }, s.utilization);
-        },
-      });
+      const poolGauge = (name: string, help: string, value: (s: PoolStats) => number) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ["pool"],
+          registers,
+          collect() {
+            for (const [pool, s] of Object.entries(pools())) this.set({ pool }, value(s));
+          },
+        });
+      poolGauge("taskq_pool_slots", "Jobs the pool can run at once.", (s) => s.capacity);
+      poolGauge("taskq_pool_busy_slots", "Jobs running in the pool now.", (s) => s.busy);
+      poolGauge("taskq_pool_utilization_ratio", "Busy slots / slots, per pool (0..1).", (s) => (s.capacity > 0 ? s.busy / s.capacity : 0));
+      poolGauge("taskq_pool_thread_utilization_ratio", "Piscina's utilisation: mean task run time over the pool's run-time capacity since start (0..1).", (s) => s.utilization);
     }
     this.httpDuration = new Histogram({
       name: "taskq_http_request_duration_seconds",

@@ -74,3 +74,20 @@ export const updateOf = (m: Record<string, unknown>, id?: string): JobResource |
   const job = m.event === "job.updated" ? (m.job as JobResource) : undefined;
   return job && (id === undefined || job.id === id) ? job : undefined;
 };
+
+/** The HTTP status with which the server refused a WebSocket upgrade (throws if it accepted). */
+export function refusedStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on("open", () => {
+      ws.terminate();
+      reject(new Error(`${url} accepted the upgrade`));
+    });
+    ws.on("error", () => undefined);
+  });
+}
