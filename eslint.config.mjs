@@ -17,6 +17,12 @@ export default tseslint.config(
     files: ["apps/api/public/**/*.js"],
     languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", location: "readonly", fetch: "readonly", WebSocket: "readonly", URL: "readonly", URLSearchParams: "readonly", setTimeout: "readonly", setInterval: "readonly" } },
   },
+  // bin/ holds CommonJS launchers into dist/.
+  {
+    files: ["bin/**/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
   // The CLI is a client of the HTTP API: it never reaches into the store or the other apps.
   {
     files: ["apps/cli/**/*.ts"],
