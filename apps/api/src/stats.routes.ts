@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { parseOr400 } from "../../core/src/http/problem";
-import type { JobStatus } from "../../core/src/jobs/job";
+import { JOB_STATUSES } from "../../core/src/jobs/job";
 import { type FinishedBucket, finishedSince } from "../../core/src/store/finished-stats";
 import type { JobStore } from "../../core/src/store/job-store";
 
@@ -9,28 +9,33 @@ const MINUTE_MS = 60_000;
 /** Dashboards refresh every few seconds, several at once: one computation serves them all for this long. */
 const CACHE_MS = 1_000;
 
-const statsQuery = z.strictObject({
-  minutes: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.int().min(1).max(60)).default(15),
-});
+export const statsQuery = z
+  .strictObject({
+    minutes: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.int().min(1).max(60)).default(15).meta({ description: "Window, 1 to 60 minutes." }),
+  })
+  .meta({ id: "StatsQuery" });
 
-interface MinuteStats {
-  start: string;
-  done: number;
-  failed: number;
-  cancelled: number;
-  avg_run_ms: number | null;
-  max_run_ms: number | null;
-  avg_queue_ms: number | null;
-  max_queue_ms: number | null;
-}
-
-export interface Stats {
-  generated_at: string;
-  window_minutes: number;
-  counts: Record<JobStatus, number>;
-  finished: Omit<MinuteStats, "start"> & { total: number; per_minute: number };
-  minutes: MinuteStats[];
-}
+const ms = z.number().nullable();
+const finishedFields = {
+  done: z.int(),
+  failed: z.int(),
+  cancelled: z.int(),
+  avg_run_ms: ms.meta({ description: "Mean finished_at − started_at (last attempt)." }),
+  max_run_ms: ms,
+  avg_queue_ms: ms.meta({ description: "Mean started_at − run_at: from ready to claimed." }),
+  max_queue_ms: ms,
+};
+export const statsSchema = z
+  .object({
+    generated_at: z.string(),
+    window_minutes: z.int(),
+    counts: z.record(z.enum(JOB_STATUSES), z.int()).meta({ description: "Jobs in the store by status." }),
+    finished: z.object({ total: z.int(), per_minute: z.number(), ...finishedFields }).meta({ description: "Jobs that finished in the window." }),
+    minutes: z.array(z.object({ start: z.string(), ...finishedFields })).meta({ description: "One entry per minute, oldest first; the last is the current, partial minute." }),
+  })
+  .meta({ id: "Stats" });
+type Stats = z.output<typeof statsSchema>;
+type MinuteStats = Stats["minutes"][number];
 
 /**
  * GET /stats: counts by status, and per minute over the last `minutes` (1–60, default 15) the
