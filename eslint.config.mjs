@@ -12,6 +12,22 @@ export default tseslint.config(
       "no-constant-condition": ["error", { checkLoops: false }],
     },
   },
+  // The dashboard's script runs in the browser, as plain JavaScript.
+  {
+    files: ["apps/api/public/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", location: "readonly", fetch: "readonly", WebSocket: "readonly", URL: "readonly", URLSearchParams: "readonly", setTimeout: "readonly", setInterval: "readonly" } },
+  },
+  // bin/ holds CommonJS launchers into dist/.
+  {
+    files: ["bin/**/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  // The CLI is a client of the HTTP API: it never reaches into the store or the other apps.
+  {
+    files: ["apps/cli/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/store/**", "**/generated/**", "@prisma/*", "**/api/**", "**/worker/**", "**/service/**"], message: "The CLI talks to the HTTP API only." }] }] },
+  },
   // The boundaries: api and worker never import each other; core imports neither; threads import no store.
   {
     files: ["apps/api/**/*.ts"],

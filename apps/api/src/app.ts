@@ -8,11 +8,17 @@ import { healthRoutes } from "../../core/src/http/health.routes";
 import { HttpProblem, problemHandler, routeNotFound } from "../../core/src/http/problem";
 import { requestContext } from "../../core/src/http/request-context";
 import type { Logger } from "../../core/src/logger";
+import type { Metrics } from "../../core/src/metrics/metrics";
+import { metricsRoutes } from "../../core/src/http/metrics.routes";
 import type { JobStore } from "../../core/src/store/job-store";
 import { requireApiKey } from "./auth";
+import { dashboardAssets, dashboardPage } from "./dashboard.routes";
+import { jobEventRoutes } from "./job-events.routes";
+import type { JobFeed } from "./job-feed";
 import { JobSubmitter } from "./job-submitter";
 import { jobRoutes } from "./jobs.routes";
 import { openApiDocument } from "./openapi";
+import { statsRoutes } from "./stats.routes";
 
 export interface AppDeps {
   config: Config;
@@ -20,25 +26,33 @@ export interface AppDeps {
   store: JobStore;
   registry: HandlerRegistry;
   events: JobEvents;
+  metrics: Metrics;
+  /** Live updates for SSE streams (the WebSocket endpoint shares it). */
+  feed: JobFeed;
   /** Extra readiness checks (the all-in-one process adds its pool). */
   readiness?: Record<string, () => Promise<void> | void>;
 }
 
 /** Builds the HTTP API without listening, so tests can drive it with supertest. */
 export function createApp(deps: AppDeps): Express {
-  const { config, logger, store, registry, events } = deps;
+  const { config, logger, store, registry, events, metrics, feed } = deps;
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.use(requestContext(logger));
+  app.use(metrics.httpMiddleware());
   app.use(healthRoutes({ database: () => store.ping(), ...deps.readiness }));
   app.use(
     helmet({
       // Swagger UI's page needs its own inline bootstrap; everything else stays strict.
-      contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"] } },
+      // The service speaks plain HTTP (TLS belongs to the proxy in front); upgrading its own
+      // subresources to https would break /docs and /dashboard when opened by host name.
+      contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"], "upgrade-insecure-requests": null } },
     }),
   );
+  app.use(dashboardAssets());
   if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
+  app.use(metricsRoutes(metrics));
   app.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true, type: ["application/json", "application/*+json"] }));
 
   const document = openApiDocument({ apiKeys: Boolean(config.API_KEYS?.length) });
@@ -49,6 +63,9 @@ export function createApp(deps: AppDeps): Express {
 
   const submitter = new JobSubmitter(store, registry, config, events);
   app.use(jobRoutes({ store, submitter, registry, config, events }));
+  app.use(jobEventRoutes({ store, feed, heartbeatMs: config.REALTIME_HEARTBEAT_MS, metrics }));
+  app.use(statsRoutes(store));
+  app.use(dashboardPage());
   app.use(routeNotFound);
   app.use(
     problemHandler({

@@ -36,6 +36,7 @@ export class JobSubmitter {
     this.batcher = new WriteBatcher(async (jobs) => {
       const inserted = await store.enqueue(jobs);
       if (inserted.size > 0) events.emit("jobs:available");
+      if (inserted.size > 0) events.emit("jobs:submitted", jobs.filter((j) => inserted.has(j.id)));
       return jobs.map((j) => inserted.has(j.id));
     }, GROUP_COMMIT_MAX);
   }
@@ -86,6 +87,7 @@ export class JobSubmitter {
   async submitBatch(jobs: NewJob[]): Promise<JobRow[]> {
     const inserted = await this.store.enqueue(jobs);
     if (inserted.size > 0) this.events.emit("jobs:available");
+    if (inserted.size > 0) this.events.emit("jobs:submitted", jobs.filter((j) => inserted.has(j.id)));
     return jobs.map(rowOf);
   }
 

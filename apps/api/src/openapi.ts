@@ -1,5 +1,6 @@
 import { createDocument } from "zod-openapi";
 import { z } from "zod";
+import { statsQuery, statsSchema } from "./stats.routes";
 import { jobIdParams, jobListSchema, jobSchema, jobTypeSchema, listJobsQuery, problemSchema, submitBatchSchema, submitJobSchema } from "./jobs.schemas";
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -70,6 +71,24 @@ export function openApiDocument(options: { apiKeys: boolean }) {
       "/jobs/{id}/retry": {
         post: { summary: "Run a FAILED or CANCELLED job again", requestParams: idPath, responses: { "202": json(jobSchema, "PENDING again."), "409": problem("Not FAILED or CANCELLED.") } },
       },
+      "/jobs/{id}/events": {
+        get: {
+          summary: "Follow a job: Server-Sent Events until it finishes",
+          description:
+            "Each event is `event: job.updated`, `id:` the job's version, `data:` the job. The current state comes first; the stream ends after the terminal state. Send Last-Event-ID (or ?last_event_id=) to skip a state already seen; a finished job whose last state was seen answers 204. Comment lines (`: keep-alive`) every REALTIME_HEARTBEAT_MS. With API keys on, browsers pass ?api_key=.",
+          requestParams: { path: jobIdParams, header: z.object({ "last-event-id": z.string().optional() }) },
+          responses: {
+            "200": { description: "text/event-stream of job.updated events.", content: { "text/event-stream": { schema: z.string() } } },
+            "204": { description: "Finished, and the client already has its last state." },
+            "400": problem("Not a UUID."),
+            "404": problem("No such job."),
+          },
+        },
+      },
+      "/stats": {
+        get: { summary: "Counts by status; throughput and latency per minute", requestParams: { query: statsQuery }, responses: { "200": json(statsSchema, "Statistics (cached for 1 s)."), "400": problem("Bad minutes.") } },
+      },
+      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "Prometheus text exposition format.", content: { "text/plain": { schema: z.string() } } } } } },
       "/job-types": { get: { summary: "Registered job types and their payload JSON Schemas", responses: { "200": json(z.object({ items: z.array(jobTypeSchema) }), "Types.") } } },
       "/healthz": { get: { summary: "Liveness", security: [], responses: { "200": { description: "The process answers." } } } },
       "/readyz": { get: { summary: "Readiness", security: [], responses: { "200": { description: "Ready." }, "503": { description: "Not ready." } } } },

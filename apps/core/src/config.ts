@@ -56,6 +56,8 @@ const envSchema = z.object({
   API_KEYS: list.optional(),
   BODY_LIMIT_BYTES: int(1_024).default(1_048_576),
   EXPOSE_ERROR_STACK: flag.default(false),
+  REALTIME_HEARTBEAT_MS: int(100, 3_600_000).default(15_000),
+  WS_MAX_BUFFERED_BYTES: int(1_024).default(4_194_304),
   EMAIL_DELAY_MS: int(0, 60_000).default(100),
   ENABLE_TEST_HANDLERS: flag.default(false),
   // Test only: the file the chaos handler's `record` mode appends "<job id> <pid>" lines to, so

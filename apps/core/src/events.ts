@@ -1,9 +1,38 @@
 import { EventEmitter } from "node:events";
 
+/** What metrics and live views need to know about a job that was just stored. */
+export interface JobSubmittedEvent {
+  id: string;
+  type: string;
+}
+
+/** A claim, as the dispatcher saw it: `queueMs` is from ready (run_at) to claimed. */
+export interface JobClaimedEvent {
+  id: string;
+  type: string;
+  attempt: number;
+  queueMs: number;
+}
+
+/**
+ * The end of one attempt, once recorded. `status` PENDING means a retry was scheduled.
+ * `errorName` is the recorded error's name (e.g. TimeoutError), null when the attempt succeeded.
+ */
+export interface JobSettledEvent {
+  id: string;
+  type: string;
+  status: "DONE" | "FAILED" | "CANCELLED" | "PENDING";
+  attempt: number;
+  runMs: number;
+  errorName: string | null;
+}
+
 /**
  * Lifecycle signals inside one process. In the all-in-one mode the API and the dispatcher share
  * one bus, so a submission wakes the dispatcher at once and a cancel reaches it at once; across
  * processes the store's notifier carries the same signals (or the safety poll finds them).
+ * The lifecycle facts (`jobs:submitted`, `job:claimed`, `job:settled`, `jobs:reclaimed`) stay in
+ * their process: they feed that process's metrics.
  */
 export interface JobEventMap {
   /** New PENDING work was committed. */
@@ -12,6 +41,12 @@ export interface JobEventMap {
   "job:cancel-requested": [jobId: string];
   /** A job changed state (claimed, settled, progress, cancelled, retried). */
   "job:updated": [jobId: string];
+  /** Jobs were committed by this process's API (one event per commit). */
+  "jobs:submitted": [jobs: readonly JobSubmittedEvent[]];
+  "job:claimed": [event: JobClaimedEvent];
+  "job:settled": [event: JobSettledEvent];
+  /** The reaper (or a restart) took back jobs whose worker stopped heartbeating. */
+  "jobs:reclaimed": [count: number];
 }
 
 export class JobEvents extends EventEmitter<JobEventMap> {

@@ -1,13 +1,19 @@
 import type { Server } from "node:http";
 import express, { type Express } from "express";
 import { createApp } from "../../api/src/app";
+import { JobFeed } from "../../api/src/job-feed";
+import { attachWebSocket } from "../../api/src/websocket";
+import { requireApiKey } from "../../api/src/auth";
 import type { Config } from "../../core/src/config";
 import { JobEvents } from "../../core/src/events";
 import { createRegistry } from "../../core/src/handlers/registry";
 import { healthRoutes } from "../../core/src/http/health.routes";
+import { metricsRoutes } from "../../core/src/http/metrics.routes";
+import { toJobResource } from "../../core/src/jobs/job";
 import { problemHandler, routeNotFound } from "../../core/src/http/problem";
 import { requestContext } from "../../core/src/http/request-context";
 import { createLogger, type Logger } from "../../core/src/logger";
+import { Metrics, type PoolStats } from "../../core/src/metrics/metrics";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
@@ -53,8 +59,11 @@ export async function startService(config: Config, logger = defaultLogger(config
     throw error;
   }
   const readiness: Record<string, () => void> = worker ? { pool: () => assertPoolStarted(worker) } : {};
-  const app = config.ROLE === "worker" ? healthOnlyApp(logger, { database: () => store.ping(), ...readiness }) : createApp({ config, logger, store, registry, events, readiness });
+  const metrics = new Metrics({ events, logger, countByStatus: () => store.countByStatus(), pools: worker ? () => poolStats(worker) : undefined });
+  const feed = config.ROLE === "worker" ? null : new JobFeed(store, events, (row) => toJobResource(row, { exposeStack: config.EXPOSE_ERROR_STACK }), logger);
+  const app = feed ? createApp({ config, logger, store, registry, events, metrics, feed, readiness }) : workerApp(logger, config, metrics, { database: () => store.ping(), ...readiness });
   const server = await listen(app, config);
+  const websocket = feed ? attachWebSocket(server, { feed, registry, config, logger, metrics }) : null;
   const port = (server.address() as { port: number }).port;
   logger.info("service started", { role: config.ROLE, port, database: db.dialect, workerId: worker ? config.WORKER_ID : undefined });
 
@@ -63,10 +72,19 @@ export async function startService(config: Config, logger = defaultLogger(config
     (stopping ??= (async () => {
       logger.info("service stopping");
       const steps: [string, () => Promise<unknown>][] = [
+        // Live connections first: they never end on their own, and the HTTP server waits for them.
+        [
+          "realtime",
+          async () => {
+            websocket?.close();
+            feed?.close();
+          },
+        ],
         ["http", () => closeServer(server)],
         ["worker", async () => worker?.stop()],
         ["notifier", () => notifier.close()],
         ["database", () => store.close()],
+        ["metrics", async () => metrics.close()],
       ];
       for (const [name, step] of steps) {
         try {
@@ -89,12 +107,20 @@ function assertPoolStarted(worker: Worker): void {
   if (worker.pools.threadCount() === 0) throw new Error("no worker threads are running");
 }
 
-/** A worker process has no job routes, but answers /healthz and /readyz on its PORT. */
-function healthOnlyApp(logger: Logger, readiness: Record<string, () => Promise<void> | void>): Express {
+function poolStats(worker: Worker): Record<string, PoolStats> {
+  const stats = (kind: "cpu" | "io"): PoolStats => ({ capacity: worker.pools.capacity(kind), busy: worker.dispatcher.busySlots(kind), utilization: worker.pools.utilization(kind) });
+  return { cpu: stats("cpu"), io: stats("io") };
+}
+
+/** A worker process has no job routes, but answers /healthz, /readyz and /metrics on its PORT. */
+function workerApp(logger: Logger, config: Config, metrics: Metrics, readiness: Record<string, () => Promise<void> | void>): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(requestContext(logger));
+  app.use(metrics.httpMiddleware());
   app.use(healthRoutes(readiness));
+  if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
+  app.use(metricsRoutes(metrics));
   app.use(routeNotFound);
   app.use(problemHandler({}));
   return app;

@@ -79,12 +79,18 @@ export class Dispatcher {
     return this.running.size;
   }
 
+  /** Jobs of this kind running now (metrics: busy slots). */
+  busySlots(kind: HandlerKind): number {
+    return this.inFlight[kind];
+  }
+
   /** Takes back what a previous run under this WORKER_ID left RUNNING, then starts claiming. */
   async start(): Promise<void> {
     if (this.state !== "new") return;
     const { config, events } = this.deps;
     const recovered = await this.deps.store.reclaim(config.WORKER_ID);
     if (recovered.length > 0) this.log.warn("recovered jobs left RUNNING by an earlier run", { count: recovered.length });
+    if (recovered.length > 0) events.emit("jobs:reclaimed", recovered.length);
     this.state = "running";
     events.on("jobs:available", this.wake);
     events.on("job:cancel-requested", this.onCancelRequested);
@@ -143,6 +149,7 @@ export class Dispatcher {
     this.inFlight[kind]++;
     run.timers.push(setTimeout(() => this.abort(job.id, "timeout"), job.timeoutMs));
     this.deps.events.emit("job:updated", job.id);
+    this.deps.events.emit("job:claimed", { id: job.id, type: job.type, attempt: job.attempts, queueMs: job.startedAt - job.runAt });
     this.deps.pools
       .run(kind, { jobId: job.id, type: job.type, payload: job.payload, attempt: job.attempts })
       .catch((error: unknown): ThreadOutcome => ({ ok: false, error: threadLost(error, run, this.terminatedThreads) }))
@@ -191,6 +198,7 @@ export class Dispatcher {
       else if (decided.status === "PENDING" && decided.attemptsDelta < 0) log.info("job:given-back", { reason: run.reason ?? "thread terminated" });
       else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
       else log.warn(`job:${decided.status.toLowerCase()}`, { error: decided.error ? JSON.parse(decided.error).message : undefined });
+      if (held) this.deps.events.emit("job:settled", { id: job.id, type: job.type, status: decided.status, attempt: job.attempts, runMs: nowMs() - job.startedAt, errorName: decided.error ? (JSON.parse(decided.error) as JobError).name : null });
       this.deps.events.emit("job:updated", job.id);
     } finally {
       this.running.delete(job.id);
@@ -280,6 +288,7 @@ export class Dispatcher {
     const reclaimed = await this.deps.store.reclaim(null);
     if (reclaimed.length === 0) return;
     this.log.warn("reclaimed jobs whose worker stopped heartbeating", { count: reclaimed.length, ids: reclaimed.slice(0, 20).map((r) => r.id) });
+    this.deps.events.emit("jobs:reclaimed", reclaimed.length);
     for (const r of reclaimed) this.deps.events.emit("job:updated", r.id);
     // Through the bus, so that workers in other processes wake too.
     this.deps.events.emit("jobs:available");

@@ -1,0 +1,165 @@
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { z } from "zod";
+import type { Config } from "../../core/src/config";
+import type { HandlerRegistry } from "../../core/src/handlers/registry";
+import { type FieldError, HttpProblem } from "../../core/src/http/problem";
+import type { Logger } from "../../core/src/logger";
+import type { Metrics } from "../../core/src/metrics/metrics";
+import { apiKeyCheck } from "./auth";
+import type { JobFeed, Subscription, SubscriptionFilter } from "./job-feed";
+
+export const WS_PATH = "/ws";
+/** A client may follow this many job ids on one connection; types and `all` cover the rest. */
+const MAX_JOB_IDS_PER_CONNECTION = 10_000;
+/** Close code when a client reads too slowly (RFC 6455 1013 "try again later"). */
+export const CLOSE_TOO_SLOW = 1013;
+
+const filterFields = {
+  job_ids: z.array(z.uuid({ message: "must be a UUID" })).min(1).max(1_000).optional(),
+  types: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
+  all: z.literal(true).optional(),
+  /** Echoed in the answer, so a client can match answers to requests. */
+  ref: z.string().max(200).optional(),
+};
+const clientMessage = z
+  .discriminatedUnion("op", [z.strictObject({ op: z.literal("subscribe"), ...filterFields }), z.strictObject({ op: z.literal("unsubscribe"), ...filterFields })])
+  .refine((m) => m.job_ids !== undefined || m.types !== undefined || m.all !== undefined, { message: "give job_ids, types or all: true", path: ["op"] });
+
+export interface WebSocketDeps {
+  feed: JobFeed;
+  registry: HandlerRegistry;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * /ws on the HTTP server: clients subscribe to job ids, types or everything and receive
+ * `{"event":"job.updated","job":{…}}`. A bad message gets `{"event":"error",…}` back; the
+ * connection stays. A client whose unsent data exceeds WS_MAX_BUFFERED_BYTES is closed with
+ * 1013 and a reason, instead of the server buffering for it without bound.
+ */
+export function attachWebSocket(server: Server, deps: WebSocketDeps): { close(): void } {
+  const { feed, config, logger, metrics } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const checkKey = config.API_KEYS && config.API_KEYS.length > 0 ? apiKeyCheck(config.API_KEYS) : null;
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path !== WS_PATH) return refuse(socket, new HttpProblem(404, "not-found", "Not found", `No WebSocket endpoint at ${path}; use ${WS_PATH}.`));
+    const refused = checkKey?.(req);
+    if (refused) return refuse(socket, refused);
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws));
+  };
+
+  const onConnection = (ws: WebSocket) => {
+    alive.set(ws, true);
+    metrics.realtimeConnections.inc({ transport: "ws" });
+    const sub = feed.subscribe(
+      (update) => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        if (ws.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) {
+          sub.close();
+          metrics.realtimeDropped.inc({ transport: "ws" });
+          logger.warn("closing a WebSocket client that does not read its updates", { bufferedBytes: ws.bufferedAmount });
+          ws.close(CLOSE_TOO_SLOW, `too slow: over ${config.WS_MAX_BUFFERED_BYTES} bytes of updates unread`);
+          return;
+        }
+        ws.send(`{"event":"job.updated","job":${update.resourceJson}}`);
+      },
+      () => ws.close(1001, "server shutting down"),
+    );
+    ws.on("message", (data, isBinary) => onMessage(ws, sub, data, isBinary));
+    ws.on("pong", () => alive.set(ws, true));
+    ws.on("error", (error) => logger.debug("WebSocket error", { error }));
+    ws.on("close", () => {
+      sub.close();
+      metrics.realtimeConnections.dec({ transport: "ws" });
+    });
+  };
+
+  const onMessage = (ws: WebSocket, sub: Subscription, data: RawData, isBinary: boolean) => {
+    let ref: string | undefined;
+    try {
+      if (isBinary) throw new HttpProblem(400, "malformed-message", "Malformed message", "Send text frames holding JSON.");
+      let json: unknown;
+      try {
+        json = JSON.parse(String(data));
+      } catch {
+        throw new HttpProblem(400, "malformed-message", "Malformed message", "The message is not valid JSON.");
+      }
+      ref = typeof (json as { ref?: unknown })?.ref === "string" ? (json as { ref: string }).ref : undefined;
+      const parsed = clientMessage.safeParse(json);
+      if (!parsed.success) throw invalid(parsed.error.issues.map((i) => ({ field: i.path.map(String).join(".") || "(root)", message: i.message })));
+      const message = parsed.data;
+      const filter: SubscriptionFilter = { jobIds: message.job_ids, types: message.types, all: message.all };
+      if (message.op === "subscribe") {
+        const unknown = (message.types ?? []).flatMap((t, i) => (deps.registry.get(t) ? [] : [{ field: `types.${i}`, message: `unknown job type ${JSON.stringify(t)}` }]));
+        if (unknown.length > 0) throw invalid(unknown);
+        if (sub.jobIds.size + (message.job_ids?.length ?? 0) > MAX_JOB_IDS_PER_CONNECTION) {
+          throw invalid([{ field: "job_ids", message: `at most ${MAX_JOB_IDS_PER_CONNECTION} job ids per connection; subscribe by type instead` }]);
+        }
+        sub.add(filter);
+      } else {
+        sub.remove(filter);
+      }
+      send(ws, { event: message.op === "subscribe" ? "subscribed" : "unsubscribed", ...(ref !== undefined && { ref }), subscriptions: describe(sub) });
+      // The current state of each job subscribed by id, so a client needs no separate GET.
+      if (message.op === "subscribe" && message.job_ids) sub.snapshot(message.job_ids);
+    } catch (error) {
+      const problem = error instanceof HttpProblem ? error : new HttpProblem(500, "internal-error", "Internal server error");
+      if (!(error instanceof HttpProblem)) logger.error("handling a WebSocket message failed", { error });
+      send(ws, {
+        event: "error",
+        ...(ref !== undefined && { ref }),
+        error: { type: `urn:taskq:problem:${problem.slug}`, title: problem.title, status: problem.status, detail: problem.detail, ...(problem.errors && { errors: problem.errors }) },
+      });
+    }
+  };
+
+  // Pings find peers that vanished without a close (a laptop closed, a NAT timed out).
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, config.REALTIME_HEARTBEAT_MS);
+  pinger.unref();
+
+  server.on("upgrade", onUpgrade);
+  return {
+    close() {
+      clearInterval(pinger);
+      server.off("upgrade", onUpgrade);
+      for (const ws of wss.clients) ws.close(1001, "server shutting down");
+      wss.close();
+    },
+  };
+}
+
+function describe(sub: Subscription): { job_ids: string[]; types: string[]; all: boolean } {
+  return { job_ids: [...sub.jobIds], types: [...sub.types], all: sub.all };
+}
+
+function send(ws: WebSocket, message: object): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+const invalid = (errors: FieldError[]) =>
+  new HttpProblem(400, "validation-error", "Invalid message", errors.map((e) => `${e.field}: ${e.message}`).join("; "), errors);
+
+/** Answers a refused upgrade with a plain HTTP problem response and closes the socket. */
+function refuse(socket: Duplex, problem: HttpProblem): void {
+  const body = JSON.stringify({ type: `urn:taskq:problem:${problem.slug}`, title: problem.title, status: problem.status, detail: problem.detail });
+  const headers = { "Content-Type": "application/problem+json", "Content-Length": String(Buffer.byteLength(body)), Connection: "close", ...problem.headers };
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  socket.end(`HTTP/1.1 ${problem.status} ${problem.title}\r\n${head}\r\n${body}`);
+}
