@@ -3,6 +3,7 @@
  *
  *   npm run bench:scaleout -- sqlite        # 1 API + 3 workers on one SQLite file (WAL)
  *   npm run bench:scaleout -- postgresql    # 2 APIs + 3 workers on PostgreSQL (TEST_POSTGRES_URL)
+ *   WORKERS=0 npm run bench:scaleout -- sqlite   # baseline: all-in-one process(es), same measurements
  *
  * Pickup latency: SEQUENTIAL noop submissions, one at a time (each waits for the previous to
  * finish), so every job is picked up by an idle worker in another process; latency is
@@ -26,7 +27,7 @@ const SEQUENTIAL = Number(process.env.SEQUENTIAL ?? 300);
 const BATCH_JOBS = Number(process.env.BATCH_JOBS ?? 5_000);
 const BATCH = 500;
 const APIS = dialect === "sqlite" ? 1 : 2;
-const WORKERS = 3;
+const WORKERS = Number(process.env.WORKERS ?? 3);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
   const env = (role: string) => ({ ROLE: role, DATABASE_URL: db.url, LOG_LEVEL: "warn", CPU_THREADS: "1", IO_THREADS: "1", POLL_INTERVAL_MS: "1000" });
   const processes: ServiceProcess[] = [];
   try {
-    processes.push(...(await Promise.all(Array.from({ length: APIS }, (_, i) => startServiceProcess(`api-${i + 1}`, env("api"))))));
+    // WORKERS=0: one all-in-one process, the baseline the separate processes are compared with.
+    processes.push(...(await Promise.all(Array.from({ length: APIS }, (_, i) => startServiceProcess(`api-${i + 1}`, env(WORKERS === 0 ? "all" : "api"))))));
     processes.push(...(await Promise.all(Array.from({ length: WORKERS }, (_, i) => startServiceProcess(`worker-${i + 1}`, env("worker"))))));
     const apis = processes.slice(0, APIS);
     const store = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
 
     const result = {
       dialect,
-      topology: `${APIS} API + ${WORKERS} workers (CPU_THREADS=1, IO_THREADS=1 each)`,
+      topology: WORKERS === 0 ? `${APIS} all-in-one (CPU_THREADS=1, IO_THREADS=1 each)` : `${APIS} API + ${WORKERS} workers (CPU_THREADS=1, IO_THREADS=1 each)`,
       machine: { cpus: cpus().length, node: process.version },
       pickupLatencyMs: { n: latencies.length, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] },
       throughput: { jobs: rows.length, jobsPerSecond: Math.round(rows.length / ((lastFinished - firstCreated) / 1000)), wallMs },
