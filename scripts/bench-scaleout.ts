@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { openDatabase } from "../apps/core/src/store/database";
 import { JobStore } from "../apps/core/src/store/job-store";
-import { type ServiceProcess, startServiceProcess, stopAll } from "../apps/service/test/support/service-process";
+import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "../apps/service/test/support/service-process";
 import { createTestDatabase, type TestDialect } from "../apps/service/test/support/test-database";
 import { waitFor } from "../apps/service/test/support/wait";
 
@@ -31,13 +31,6 @@ const WORKERS = Number(process.env.WORKERS ?? 3);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function post(api: ServiceProcess, path: string, body: unknown): Promise<{ id: string }[]> {
-  const res = await fetch(`${api.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  if (res.status !== 202) throw new Error(`POST ${path} → ${res.status} ${await res.text()}`);
-  const json = (await res.json()) as { jobs?: { id: string }[]; id?: string };
-  return json.jobs ?? [{ id: json.id! }];
 }
 
 async function main(): Promise<void> {
@@ -54,7 +47,7 @@ async function main(): Promise<void> {
 
     const latencies: number[] = [];
     for (let i = 0; i < SEQUENTIAL; i++) {
-      const [job] = await post(apis[i % APIS]!, "/jobs", { type: "noop", payload: {} });
+      const [job] = await submitTo(apis[i % APIS]!, "/jobs", { type: "noop", payload: {} });
       const row = await waitFor("a sequential job", async () => {
         const r = await store.get(job!.id);
         return r?.status === "DONE" ? r : undefined;
@@ -66,7 +59,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     const ids = (
       await Promise.all(
-        Array.from({ length: BATCH_JOBS / BATCH }, (_, b) => post(apis[b % APIS]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "noop", payload: {} })) })),
+        Array.from({ length: BATCH_JOBS / BATCH }, (_, b) => submitTo(apis[b % APIS]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "noop", payload: {} })) })),
       )
     ).flat();
     await waitFor("every batch job to be DONE", async () => ((await store.countByStatus()).DONE === SEQUENTIAL + ids.length ? true : undefined), { timeoutMs: 600_000, intervalMs: 50 });

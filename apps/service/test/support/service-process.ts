@@ -77,6 +77,14 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   return proc;
 }
 
+/** POST /jobs or /jobs/batch to a process; the created jobs' ids, in order. Throws unless 202. */
+export async function submitTo(proc: ServiceProcess, path: "/jobs" | "/jobs/batch", body: unknown): Promise<{ id: string }[]> {
+  const res = await fetch(`${proc.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (res.status !== 202) throw new Error(`POST ${path} on ${proc.name} → ${res.status} ${await res.text()}`);
+  const json = (await res.json()) as { jobs?: { id: string }[]; id?: string };
+  return json.jobs ?? [{ id: json.id! }];
+}
+
 /** Stops every process, in parallel; a process that already exited is fine. */
 export async function stopAll(processes: readonly ServiceProcess[]): Promise<void> {
   await Promise.all(processes.map((p) => p.stop()));
