@@ -52,7 +52,7 @@ beforeAll(async () => {
   apis.push(...started.slice(0, API_COUNT));
   hashWorker = started[API_COUNT]!;
   observer = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await stopAll([...apis, ...workers, ...(hashWorker ? [hashWorker] : [])]);
@@ -135,5 +135,18 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
     });
     expect(problems).toEqual([]);
     expect([...runs.values()].flat()).not.toContain(hashWorker.pid);
-  }, 240_000);
+  }, 300_000);
+
+  test("a worker stopped by SIGTERM gives its unfinished job back, and another worker process takes it without waiting for a poll", async () => {
+    const [job] = await submitTo(apis[0]!, "/jobs", { type: "chaos", payload: { mode: "record", ms: 60_000 } });
+    const first = await waitFor("the long job to be claimed", async () => (await observer.get(job!.id))?.lockedBy ?? undefined, { timeoutMs: 30_000 });
+    const owner = workers.find((w) => w.name === first)!;
+    await owner.stop();
+    // The safety poll is a minute away: only the give-back's signal can make the other worker claim it this soon.
+    const second = await waitFor("another worker to claim the given-back job", async () => {
+      const row = await observer.get(job!.id);
+      return row?.status === "RUNNING" && row.lockedBy !== first ? row : undefined;
+    }, { timeoutMs: 30_000 });
+    expect(second.attempts).toBe(1);
+  }, 120_000);
 });

@@ -69,7 +69,7 @@ export async function startServiceProcess(name: string, env: Record<string, stri
       if (gone) throw new Error(`${name} exited before it was ready:\n${output}`);
       const res = await fetch(`${baseUrl}/readyz`).catch(() => null);
       return res?.status === 200 ? true : undefined;
-    }, { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 50 });
+    }, { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 50 });
   } catch (error) {
     await proc.kill();
     throw new Error(`${(error as Error).message}\n--- ${name} output ---\n${output}`);
