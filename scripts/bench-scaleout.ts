@@ -3,6 +3,7 @@
  *
  *   npm run bench:scaleout -- sqlite        # 1 API + 3 workers on one SQLite file (WAL)
  *   npm run bench:scaleout -- postgresql    # 2 APIs + 3 workers on PostgreSQL (TEST_POSTGRES_URL)
+ *   WORKERS=0 npm run bench:scaleout -- sqlite   # baseline: all-in-one process(es), same measurements
  *
  * Pickup latency: SEQUENTIAL noop submissions, one at a time (each waits for the previous to
  * finish), so every job is picked up by an idle worker in another process; latency is
@@ -17,7 +18,7 @@ import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { openDatabase } from "../apps/core/src/store/database";
 import { JobStore } from "../apps/core/src/store/job-store";
-import { type ServiceProcess, startServiceProcess, stopAll } from "../apps/service/test/support/service-process";
+import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "../apps/service/test/support/service-process";
 import { createTestDatabase, type TestDialect } from "../apps/service/test/support/test-database";
 import { waitFor } from "../apps/service/test/support/wait";
 
@@ -26,17 +27,10 @@ const SEQUENTIAL = Number(process.env.SEQUENTIAL ?? 300);
 const BATCH_JOBS = Number(process.env.BATCH_JOBS ?? 5_000);
 const BATCH = 500;
 const APIS = dialect === "sqlite" ? 1 : 2;
-const WORKERS = 3;
+const WORKERS = Number(process.env.WORKERS ?? 3);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function post(api: ServiceProcess, path: string, body: unknown): Promise<{ id: string }[]> {
-  const res = await fetch(`${api.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  if (res.status !== 202) throw new Error(`POST ${path} → ${res.status} ${await res.text()}`);
-  const json = (await res.json()) as { jobs?: { id: string }[]; id?: string };
-  return json.jobs ?? [{ id: json.id! }];
 }
 
 async function main(): Promise<void> {
@@ -45,14 +39,15 @@ async function main(): Promise<void> {
   const env = (role: string) => ({ ROLE: role, DATABASE_URL: db.url, LOG_LEVEL: "warn", CPU_THREADS: "1", IO_THREADS: "1", POLL_INTERVAL_MS: "1000" });
   const processes: ServiceProcess[] = [];
   try {
-    processes.push(...(await Promise.all(Array.from({ length: APIS }, (_, i) => startServiceProcess(`api-${i + 1}`, env("api"))))));
+    // WORKERS=0: one all-in-one process, the baseline the separate processes are compared with.
+    processes.push(...(await Promise.all(Array.from({ length: APIS }, (_, i) => startServiceProcess(`api-${i + 1}`, env(WORKERS === 0 ? "all" : "api"))))));
     processes.push(...(await Promise.all(Array.from({ length: WORKERS }, (_, i) => startServiceProcess(`worker-${i + 1}`, env("worker"))))));
     const apis = processes.slice(0, APIS);
     const store = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
 
     const latencies: number[] = [];
     for (let i = 0; i < SEQUENTIAL; i++) {
-      const [job] = await post(apis[i % APIS]!, "/jobs", { type: "noop", payload: {} });
+      const [job] = await submitTo(apis[i % APIS]!, "/jobs", { type: "noop", payload: {} });
       const row = await waitFor("a sequential job", async () => {
         const r = await store.get(job!.id);
         return r?.status === "DONE" ? r : undefined;
@@ -64,7 +59,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     const ids = (
       await Promise.all(
-        Array.from({ length: BATCH_JOBS / BATCH }, (_, b) => post(apis[b % APIS]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "noop", payload: {} })) })),
+        Array.from({ length: BATCH_JOBS / BATCH }, (_, b) => submitTo(apis[b % APIS]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "noop", payload: {} })) })),
       )
     ).flat();
     await waitFor("every batch job to be DONE", async () => ((await store.countByStatus()).DONE === SEQUENTIAL + ids.length ? true : undefined), { timeoutMs: 600_000, intervalMs: 50 });
@@ -76,7 +71,7 @@ async function main(): Promise<void> {
 
     const result = {
       dialect,
-      topology: `${APIS} API + ${WORKERS} workers (CPU_THREADS=1, IO_THREADS=1 each)`,
+      topology: WORKERS === 0 ? `${APIS} all-in-one (CPU_THREADS=1, IO_THREADS=1 each)` : `${APIS} API + ${WORKERS} workers (CPU_THREADS=1, IO_THREADS=1 each)`,
       machine: { cpus: cpus().length, node: process.version },
       pickupLatencyMs: { n: latencies.length, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] },
       throughput: { jobs: rows.length, jobsPerSecond: Math.round(rows.length / ((lastFinished - firstCreated) / 1000)), wallMs },

@@ -65,6 +65,9 @@ const envSchema = z.object({
   CHAOS_EXECUTION_LOG: z.string().min(1).optional(),
 });
 
+/** Every environment variable the service reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type Config = Readonly<
   Omit<z.infer<typeof envSchema>, "HEARTBEAT_MS" | "WORKER_ID"> & {
     HEARTBEAT_MS: number;

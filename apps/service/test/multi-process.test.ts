@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
-import { type ServiceProcess, startServiceProcess, stopAll } from "./support/service-process";
+import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "./support/service-process";
 import { createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
 import { waitFor } from "./support/wait";
 
@@ -14,7 +14,7 @@ import { waitFor } from "./support/wait";
  */
 const API_COUNT = testDialect === "sqlite" ? 1 : 2;
 const WORKER_COUNT = 3;
-const JOBS = 3_000;
+const JOBS = 2_000;
 const BATCH = 500;
 
 let db: TestDatabase;
@@ -52,7 +52,7 @@ beforeAll(async () => {
   apis.push(...started.slice(0, API_COUNT));
   hashWorker = started[API_COUNT]!;
   observer = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await stopAll([...apis, ...workers, ...(hashWorker ? [hashWorker] : [])]);
@@ -60,13 +60,6 @@ afterAll(async () => {
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
-
-async function post(api: ServiceProcess, path: string, body: unknown): Promise<{ id: string }[]> {
-  const res = await fetch(`${api.baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  if (res.status !== 202) throw new Error(`POST ${path} on ${api.name} → ${res.status} ${await res.text()}`);
-  const json = (await res.json()) as { jobs?: { id: string }[]; id?: string };
-  return json.jobs ?? [{ id: json.id! }];
-}
 
 /** "<job id> <pid>" per execution, as the chaos handler's record mode wrote them. */
 function executions(): Map<string, number[]> {
@@ -96,8 +89,8 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
   });
 
   test("a worker limited to WORKER_JOB_TYPES=hash runs a hash job submitted after a noop-like one, and never the noop-like one", async () => {
-    const [light] = await post(apis[0]!, "/jobs", { type: "chaos", payload: { mode: "record" } });
-    const [heavy] = await post(apis[apis.length - 1]!, "/jobs", { type: "hash", payload: { data: "x", iterations: 10 } });
+    const [light] = await submitTo(apis[0]!, "/jobs", { type: "chaos", payload: { mode: "record" } });
+    const [heavy] = await submitTo(apis[apis.length - 1]!, "/jobs", { type: "hash", payload: { data: "x", iterations: 10 } });
     await waitFor("the hash job to be DONE", async () => ((await observer.get(heavy!.id))?.status === "DONE" ? true : undefined), { timeoutMs: 20_000 });
     // The light job was ready first, so a worker allowed to run it would have claimed it no later than the hash job.
     expect((await observer.get(light!.id))?.status).toBe("PENDING");
@@ -107,7 +100,7 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
   test(`${JOBS} jobs submitted through every API run exactly once each; a worker SIGKILLed mid-run loses none`, async () => {
     workers.push(...(await Promise.all(Array.from({ length: WORKER_COUNT }, (_, i) => startServiceProcess(`worker-${i + 1}`, env("worker"))))));
     const batches = Array.from({ length: JOBS / BATCH }, (_, b) =>
-      post(apis[b % apis.length]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "chaos", payload: { mode: "record", ms: 5 } })) }),
+      submitTo(apis[b % apis.length]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "chaos", payload: { mode: "record", ms: 5 } })) }),
     );
     const submitted = (await Promise.all(batches)).flat();
     expect(submitted).toHaveLength(JOBS);
@@ -142,5 +135,18 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
     });
     expect(problems).toEqual([]);
     expect([...runs.values()].flat()).not.toContain(hashWorker.pid);
-  }, 240_000);
+  }, 300_000);
+
+  test("a worker stopped by SIGTERM gives its unfinished job back, and another worker process takes it without waiting for a poll", async () => {
+    const [job] = await submitTo(apis[0]!, "/jobs", { type: "chaos", payload: { mode: "record", ms: 60_000 } });
+    const first = await waitFor("the long job to be claimed", async () => (await observer.get(job!.id))?.lockedBy ?? undefined, { timeoutMs: 30_000 });
+    const owner = workers.find((w) => w.name === first)!;
+    await owner.stop();
+    // The safety poll is a minute away: only the give-back's signal can make the other worker claim it this soon.
+    const second = await waitFor("another worker to claim the given-back job", async () => {
+      const row = await observer.get(job!.id);
+      return row?.status === "RUNNING" && row.lockedBy !== first ? row : undefined;
+    }, { timeoutMs: 30_000 });
+    expect(second.attempts).toBe(1);
+  }, 120_000);
 });

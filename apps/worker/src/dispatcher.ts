@@ -327,13 +327,16 @@ export class Dispatcher {
     this.deps.events.off("jobs:available", this.wake);
     this.deps.events.off("job:cancel-requested", this.onCancelRequested);
     await this.mutex.waitForUnlock();
-    if (!(await this.whenIdle(this.deps.config.SHUTDOWN_GRACE_MS))) {
+    const givingBack = !(await this.whenIdle(this.deps.config.SHUTDOWN_GRACE_MS));
+    if (givingBack) {
       this.log.warn("grace period over; giving unfinished jobs back", { count: this.running.size });
       for (const id of this.running.keys()) this.abort(id, "shutdown");
       await this.whenIdle(this.deps.config.ABORT_GRACE_MS + 5_000);
     }
     await this.outcomes.drain();
     for (const t of this.timers) clearInterval(t);
+    // Workers in other processes take the given-back jobs at once instead of at their next poll.
+    if (givingBack) this.deps.events.emit("jobs:available");
     this.state = "stopped";
     this.log.info("dispatcher stopped");
   }

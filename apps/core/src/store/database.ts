@@ -54,14 +54,18 @@ export async function openDatabase(url: string, options: { busyTimeoutMs: number
 }
 
 /**
- * pg connection settings for a DATABASE_URL: `?schema=` is Prisma's parameter, not libpq's, so
- * it becomes the session's search_path instead of being passed to the server.
+ * pg connection settings for a DATABASE_URL. `?schema=` and `?connection_limit=` are Prisma's
+ * parameters, not libpq's: the schema becomes each session's search_path (added to any
+ * `options` the URL carries) and the limit the pool size (pg's default: 10 per process).
  */
-export function postgresConnection(url: string): { connectionString: string; options: string } {
+export function postgresConnection(url: string): { connectionString: string; options: string; max?: number } {
   const u = new URL(url);
   const schema = postgresSchema(url);
-  u.searchParams.delete("schema");
-  return { connectionString: u.toString(), options: `-c search_path=${quoteIdent(schema)}` };
+  const limit = u.searchParams.get("connection_limit");
+  const options = [u.searchParams.get("options"), `-c search_path=${quoteIdent(schema)}`].filter(Boolean).join(" ");
+  for (const name of ["schema", "connection_limit", "options"]) u.searchParams.delete(name);
+  if (limit !== null && !/^[1-9]\d*$/.test(limit)) throw new Error(`DATABASE_URL: connection_limit must be a positive whole number, got ${JSON.stringify(limit)}`);
+  return { connectionString: u.toString(), options, ...(limit !== null && { max: Number(limit) }) };
 }
 
 /** A schema name as an SQL identifier; the names the URL may carry are restricted so this needs no escaping in a startup option. */

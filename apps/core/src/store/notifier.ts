@@ -14,6 +14,8 @@ export interface SignalMessage {
 
 /** How messages travel between the processes sharing a database; one implementation per dialect. */
 export interface SignalTransport {
+  /** How long job updates (frequent, for observers only) are gathered before one message carries them. */
+  readonly updateFlushMs: number;
   /** Delivers the messages to every process listening on this database (the sender's included). */
   publish(messages: readonly SignalMessage[]): Promise<void>;
   /**
@@ -26,12 +28,10 @@ export interface SignalTransport {
 
 /** Ids per message: a PostgreSQL NOTIFY payload must stay under 8,000 bytes (36-byte UUIDs, quoted, comma-separated). */
 const IDS_PER_MESSAGE = 190;
-/** job:updated is frequent and only feeds observers: gathered for this long, then sent as one message. */
-const UPDATED_FLUSH_MS = 20;
 
 /**
  * Carries the JobEvents bus across processes. Local events are published in batches (a wake-up
- * or a cancel at once, job updates every UPDATED_FLUSH_MS); messages from other processes are
+ * or a cancel at once, job updates every transport.updateFlushMs); messages from other processes are
  * re-emitted on the local bus, so the dispatcher and the API only ever listen locally. A
  * process's own messages come back from the transport and are dropped by origin, so nothing
  * is handled twice.
@@ -79,7 +79,7 @@ export class Notifier {
   private readonly onUpdated = (id: string): void => {
     if (this.replaying) return;
     this.updates.add(id);
-    this.timer ??= setTimeout(() => this.flush(), UPDATED_FLUSH_MS);
+    this.timer ??= setTimeout(() => this.flush(), this.transport.updateFlushMs);
   };
 
   private flushSoon(): void {

@@ -19,6 +19,7 @@ export function signalChannel(schema: string): string {
  * been missed. The channel is per schema, since notifications are per database.
  */
 export class PostgresSignalTransport implements SignalTransport {
+  readonly updateFlushMs = 20;
   readonly channel: string;
   private client: Client | null = null;
   private closed = false;

@@ -16,6 +16,9 @@ const PRUNE_EVERY_MS = 10_000;
  * not seen. A message therefore reaches the other processes within about `pollMs`.
  */
 export class SqliteSignalTransport implements SignalTransport {
+  // Each message is a write transaction competing for SQLite's one write lock with claims and
+  // settles, so updates for observers are gathered longer than on PostgreSQL.
+  readonly updateFlushMs = 100;
   private reader: BetterSqlite3.Database | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastSeq = 0;
