@@ -94,8 +94,9 @@ function runStage(stages: Stages, name: StageName): Promise<unknown> {
   }
 }
 
-/** Progress lines stay short: figures to three significant digits. */
-function round(_key: string, value: unknown): unknown {
+/** Progress lines stay short: figures to three significant digits, no query plans. */
+function round(key: string, value: unknown): unknown {
+  if (key === "plan") return undefined;
   return typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(3)) : value;
 }
 

@@ -69,9 +69,10 @@ export function buildReport(raw: Record<string, unknown>): Row[] {
   if (f.backlog) {
     const b = f.backlog;
     const us = (v: number) => `${v.toFixed(0)} µs`;
-    add("backlog", `claim of ${b.claimLimit}: ${n0(b.small.rows)} PENDING, median / p99`, `${us(b.small.claimMedianUs)} / ${us(b.small.claimP99Us)}`);
-    add("backlog", `claim of ${b.claimLimit}: ${n0(b.large.rows)} PENDING, median / p99`, `${us(b.large.claimMedianUs)} / ${us(b.large.claimP99Us)}`);
+    add("backlog", `io claim of ${b.claimLimit}: ${n0(b.small.rows)} PENDING, median / p99`, `${us(b.small.claimMedianUs)} / ${us(b.small.claimP99Us)}`);
+    add("backlog", `io claim of ${b.claimLimit}: ${n0(b.large.rows)} PENDING, median / p99`, `${us(b.large.claimMedianUs)} / ${us(b.large.claimP99Us)}`);
     add("backlog", "claim cost large / small", `${b.ratio.toFixed(2)}×`, "≤ 1.5×", b.ratio <= 1.5);
+    add("backlog", "empty cpu claim: small / large", `${us(b.small.emptyClaimMedianUs)} / ${us(b.large.emptyClaimMedianUs)}`, "≤ 1.5×", b.emptyRatio <= 1.5);
     add("backlog", `drain with ${n0(b.small.rows)} / ${n0(b.large.rows)} PENDING: jobs/s`, `${n0(b.small.drainJobsPerSecond)} / ${n0(b.large.drainJobsPerSecond)}`);
     add("backlog", `peak RSS with ${n0(b.large.rows)} PENDING`, `${b.large.peakRssMb ?? "?"} MB`, "< 300 MB", b.large.peakRssMb === null ? null : b.large.peakRssMb < 300);
   }

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../apps/core/src/config";
+import { createRegistry } from "../../apps/core/src/handlers/registry";
 import { migrate } from "../../apps/core/src/store/migrate";
 import { nowMs } from "../../apps/core/src/time";
 import { type BenchChild, freePort, serviceEnv, startBareExpress, startService } from "./child-process";
@@ -239,10 +240,13 @@ export class Stages {
    * The claim statement timed on its own against a small and a large backlog of PENDING rows,
    * then the service draining part of each, with its peak RSS.
    */
-  async backlog(): Promise<{ claimLimit: number; small: BacklogRun; large: BacklogRun; ratio: number }> {
+  async backlog(): Promise<{ claimLimit: number; small: BacklogRun; large: BacklogRun; ratio: number; emptyRatio: number }> {
     const defaults = loadConfig({});
-    // What one claim of the io pool asks for when every slot is free.
+    // The two claims the dispatcher makes when every slot is free: the io pool's (which finds
+    // the noop backlog) and the cpu pool's (which finds nothing and must not scan for it).
     const claimLimit = defaults.IO_THREADS * defaults.IO_CONCURRENCY_PER_THREAD;
+    const registry = createRegistry({ includeTestHandlers: false });
+    const typesOf = (kind: "cpu" | "io") => registry.types.filter((t) => registry.get(t)!.kind === kind);
     const run = async (rows: number): Promise<BacklogRun> => {
       const file = this.freshDb(`backlog-${rows}`);
       await migrate(`file:${file}`, { busyTimeoutMs: 5_000 });
@@ -250,8 +254,10 @@ export class Stages {
       const seedStarted = performance.now();
       seeding.seedNoopJobs(rows);
       const seedSeconds = (performance.now() - seedStarted) / 1_000;
-      const claim = seeding.claimCost(claimLimit, this.sizes.claimRounds);
+      const claim = seeding.claimCost(typesOf("io"), claimLimit, this.sizes.claimRounds);
+      const emptyClaim = seeding.claimCost(typesOf("cpu"), defaults.CPU_THREADS, this.sizes.claimRounds);
       seeding.close();
+      if (claim.claimed !== claimLimit || emptyClaim.claimed !== 0) throw new Error(`backlog: claims returned ${claim.claimed} and ${emptyClaim.claimed} rows`);
       const drainJobs = Math.min(rows, this.sizes.backlogDrainJobs);
       const service = await this.service(file);
       const db = new JobDb(file);
@@ -259,7 +265,7 @@ export class Stages {
         const started = nowMs();
         await until(`backlog ${rows}: ${drainJobs} jobs DONE`, () => db.doneCount() >= drainJobs, 50);
         const seconds = (nowMs() - started) / 1_000;
-        return { rows, seedSeconds, claimMedianUs: claim.medianUs, claimP99Us: claim.p99Us, plan: claim.plan, drained: drainJobs, drainJobsPerSecond: drainJobs / seconds, peakRssMb: service.peakRssMb() };
+        return { rows, seedSeconds, claimMedianUs: claim.medianUs, claimP99Us: claim.p99Us, plan: claim.plan, emptyClaimMedianUs: emptyClaim.medianUs, drained: drainJobs, drainJobsPerSecond: drainJobs / seconds, peakRssMb: service.peakRssMb() };
       } finally {
         db.close();
         await service.stop();
@@ -267,7 +273,7 @@ export class Stages {
     };
     const small = await run(this.sizes.backlogSmall);
     const large = await run(this.sizes.backlogLarge);
-    return { claimLimit, small, large, ratio: large.claimMedianUs / small.claimMedianUs };
+    return { claimLimit, small, large, ratio: large.claimMedianUs / small.claimMedianUs, emptyRatio: large.emptyClaimMedianUs / small.emptyClaimMedianUs };
   }
 }
 
@@ -277,6 +283,8 @@ export interface BacklogRun {
   claimMedianUs: number;
   claimP99Us: number;
   plan: string[];
+  /** The cpu pool's claim, for a type with no PENDING jobs. */
+  emptyClaimMedianUs: number;
   drained: number;
   drainJobsPerSecond: number;
   peakRssMb: number | null;

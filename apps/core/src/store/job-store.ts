@@ -110,7 +110,7 @@ export class JobStore {
     const now = nowMs();
     const token = randomUUID();
     const rows = await this.query<Record<string, unknown>[]>(
-      this.sql.claimBatch,
+      this.sql.claimBatch(args.types.length),
       now,
       args.owner,
       token,

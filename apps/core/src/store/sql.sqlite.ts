@@ -1,4 +1,4 @@
-import type { Statements } from "./statements";
+import { type Statements, unionPerType } from "./statements";
 
 /**
  * SQLite has one writer at a time, so an UPDATE … WHERE id IN (SELECT … LIMIT n) claim is
@@ -18,14 +18,20 @@ export const sqliteStatements: Statements = {
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id`,
 
-  // Uses jobs_claim_idx (status, priority DESC, run_at): the cost does not grow with the backlog.
-  claimBatch: `
+  // Each arm takes the best `limit` ready jobs of one type straight off jobs_claim_idx
+  // (status, type, priority DESC, run_at); the outer query keeps the best `limit` of those.
+  // The cost is types × limit index steps, whatever the backlog.
+  claimBatch: (typeCount) => `
     UPDATE jobs
     SET status = 'RUNNING', attempts = attempts + 1, started_at = $1, updated_at = $1,
         locked_by = $2, lock_token = $3, lease_expires_at = $4
     WHERE id IN (
-      SELECT id FROM jobs
-      WHERE status = 'PENDING' AND run_at <= $1 AND type IN (SELECT value FROM json_each($5))
+      SELECT id FROM (${unionPerType(typeCount, (i) => `
+        SELECT * FROM (
+          SELECT id, priority, run_at FROM jobs
+          WHERE status = 'PENDING' AND type = $5->>${i} AND run_at <= $1
+          ORDER BY priority DESC, run_at
+          LIMIT $6)`)})
       ORDER BY priority DESC, run_at
       LIMIT $6)
     RETURNING id, type, payload, attempts, max_attempts, timeout_ms, error_history, priority,
