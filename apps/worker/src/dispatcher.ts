@@ -36,6 +36,12 @@ export interface DispatcherDeps {
 
 const OUTCOME_BATCH = 1_000;
 const PROGRESS_FLUSH_MS = 250;
+/**
+ * A slot freed while the pool is more than half busy is refilled within this delay rather
+ * than at once, so slots freed one by one are claimed together: a claim costs about the same
+ * for 1 row as for 16. A pool at least half free refills at once.
+ */
+const REFILL_MAX_DELAY_MS = 2;
 
 /**
  * The claim → run → record loop. One per process; the only writer of job rows on the worker
@@ -55,6 +61,7 @@ export class Dispatcher {
   private readonly idleWaiters: (() => void)[] = [];
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private fillScheduled = false;
+  private refillTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
@@ -105,6 +112,18 @@ export class Dispatcher {
       void this.fill();
     });
   };
+
+  private refill(kind: HandlerKind): void {
+    const capacity = this.deps.pools.capacity(kind);
+    if ((capacity - this.inFlight[kind]) * 2 >= capacity) {
+      this.wake();
+      return;
+    }
+    this.refillTimer ??= setTimeout(() => {
+      this.refillTimer = null;
+      this.wake();
+    }, REFILL_MAX_DELAY_MS);
+  }
 
   private async fill(): Promise<void> {
     try {
@@ -157,7 +176,7 @@ export class Dispatcher {
   private async finish(run: RunningJob, outcome: ThreadOutcome): Promise<void> {
     for (const t of run.timers) clearTimeout(t);
     this.inFlight[run.kind]--;
-    this.wake();
+    this.refill(run.kind);
     const { job } = run;
     const log = this.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
     try {
@@ -271,6 +290,7 @@ export class Dispatcher {
     }
     this.state = "stopping";
     for (const t of this.timers) clearInterval(t);
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     this.deps.events.off("jobs:available", this.wake);
     this.deps.events.off("job:cancel-requested", this.onCancelRequested);
     await this.mutex.waitForUnlock();
