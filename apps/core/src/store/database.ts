@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
+import BetterSqlite3 from "better-sqlite3";
 import { PrismaClient as SqliteClient } from "../generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "../generated/postgresql/client";
 
@@ -18,6 +19,15 @@ export interface Database {
   readonly prisma: Prisma;
   /** PostgreSQL only: the schema the tables live in (search_path). */
   readonly schema?: string;
+  /**
+   * SQLite only: a connection of our own that runs the Statements (JobStore.query) as cached
+   * prepared statements, and so carries every write of the hot path. Through Prisma the same
+   * statement costs a prepare and the query engine on every call (0.5 ms for the claim,
+   * 1.2 ms for a settle, measured). Both connections run synchronously on this thread, so
+   * their statements never overlap; only an interactive Prisma transaction, held across an
+   * await, would make this one wait for the write lock — do not use one on SQLite.
+   */
+  readonly direct?: BetterSqlite3.Database;
 }
 
 export function dialectOf(url: string): Dialect {
@@ -44,7 +54,10 @@ export async function openDatabase(url: string, options: { busyTimeoutMs: number
     await prisma.$queryRawUnsafe("PRAGMA journal_mode = WAL");
     await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
     await prisma.$queryRawUnsafe(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
-    return { dialect: "sqlite", url, prisma };
+    const direct = new BetterSqlite3(path, { timeout: options.busyTimeoutMs });
+    direct.pragma("journal_mode = WAL");
+    direct.pragma("synchronous = NORMAL");
+    return { dialect: "sqlite", url, prisma, direct };
   }
   const schema = postgresSchema(url);
   // Prisma qualifies model queries with `schema`; raw SQL (the claim, the settle…) finds its

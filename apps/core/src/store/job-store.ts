@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type BetterSqlite3 from "better-sqlite3";
 import { FINISHED_STATUSES, type JobRow, type JobStatus } from "../jobs/job";
 import { nowMs } from "../time";
 import type { Database } from "./database";
@@ -78,11 +79,29 @@ export class JobStore {
     return this.db.prisma;
   }
 
-  /** Runs one of the dialect's statements; numbered parameters are mapped for SQLite. */
-  private query<T>(sql: string, ...args: unknown[]): Promise<T> {
-    if (this.db.dialect === "postgresql") return this.prisma.$queryRawUnsafe<T>(sql, ...args);
-    const { text, order } = positional(sql);
-    return this.prisma.$queryRawUnsafe<T>(text, ...order.map((i) => args[i - 1]));
+  /** Runs one of the dialect's statements: on SQLite as a cached prepared statement of the direct connection. */
+  private async query<T>(sql: string, ...args: unknown[]): Promise<T> {
+    if (!this.db.direct) return this.prisma.$queryRawUnsafe<T>(sql, ...args);
+    const { statement, order } = this.prepared(this.db.direct, sql);
+    const params = order.map((i) => args[i - 1]);
+    return (statement.reader ? statement.all(...params) : statement.run(...params)) as T;
+  }
+
+  private readonly statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] }>();
+
+  /** `$2 … $1 … $2` → `? … ? … ?` with order [2, 1, 2]: better-sqlite3 binds arrays by position only. */
+  private prepared(direct: BetterSqlite3.Database, sql: string): { statement: BetterSqlite3.Statement; order: number[] } {
+    let cached = this.statements.get(sql);
+    if (!cached) {
+      const order: number[] = [];
+      const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+        order.push(Number(n));
+        return "?";
+      });
+      cached = { statement: direct.prepare(text), order };
+      this.statements.set(sql, cached);
+    }
+    return cached;
   }
 
   /** Inserts the jobs in one statement. Returns the ids inserted; a job whose idempotency key already exists is skipped. */
@@ -110,7 +129,7 @@ export class JobStore {
     const now = nowMs();
     const token = randomUUID();
     const rows = await this.query<Record<string, unknown>[]>(
-      this.sql.claimBatch,
+      this.sql.claimBatch(args.types.length),
       now,
       args.owner,
       token,
@@ -288,24 +307,10 @@ export class JobStore {
   }
 
   async close(): Promise<void> {
-    await this.prisma.$disconnect();
+    try {
+      await this.prisma.$disconnect();
+    } finally {
+      this.db.direct?.close();
+    }
   }
-}
-
-
-const positionalCache = new Map<string, { text: string; order: number[] }>();
-
-/** `$2 … $1 … $2` → `? … ? … ?` with order [2, 1, 2]: better-sqlite3 binds arrays by position only. */
-function positional(sql: string): { text: string; order: number[] } {
-  let cached = positionalCache.get(sql);
-  if (!cached) {
-    const order: number[] = [];
-    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
-      order.push(Number(n));
-      return "?";
-    });
-    cached = { text, order };
-    positionalCache.set(sql, cached);
-  }
-  return cached;
 }

@@ -24,17 +24,24 @@ export const postgresqlStatements: Statements = {
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id`,
 
-  claimBatch: `
+  // One index range of jobs_claim_idx per type (LATERAL), each locking only the rows it
+  // returns and skipping rows other workers hold; the best `limit` of those are claimed.
+  // The type count is not needed here: the types are unpacked from $5.
+  claimBatch: () => `
     UPDATE jobs
     SET status = 'RUNNING', attempts = attempts + 1, started_at = $1, updated_at = $1,
         locked_by = $2, lock_token = $3, lease_expires_at = $4
     WHERE id IN (
-      SELECT id FROM jobs
-      WHERE status = 'PENDING' AND run_at <= $1
-        AND type IN (SELECT jsonb_array_elements_text($5::jsonb))
-      ORDER BY priority DESC, run_at
-      LIMIT $6
-      FOR UPDATE SKIP LOCKED)
+      SELECT c.id
+      FROM jsonb_array_elements_text($5::jsonb) AS t(type)
+      CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM jobs
+        WHERE status = 'PENDING' AND jobs.type = t.type AND run_at <= $1
+        ORDER BY priority DESC, run_at
+        LIMIT $6
+        FOR UPDATE SKIP LOCKED) AS c
+      ORDER BY c.priority DESC, c.run_at
+      LIMIT $6)
     RETURNING id, type, payload, attempts, max_attempts, timeout_ms, error_history, priority,
               run_at, created_at, started_at`,
 

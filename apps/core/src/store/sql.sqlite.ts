@@ -1,4 +1,4 @@
-import type { Statements } from "./statements";
+import { type Statements, unionPerType } from "./statements";
 
 /**
  * SQLite has one writer at a time, so an UPDATE … WHERE id IN (SELECT … LIMIT n) claim is
@@ -18,19 +18,28 @@ export const sqliteStatements: Statements = {
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id`,
 
-  // Uses jobs_claim_idx (status, priority DESC, run_at): the cost does not grow with the backlog.
-  claimBatch: `
+  // Each arm takes the best `limit` ready jobs of one type straight off jobs_claim_idx
+  // (status, type, priority DESC, run_at); the outer query keeps the best `limit` of those.
+  // The cost is types × limit index steps, whatever the backlog.
+  claimBatch: (typeCount) => `
     UPDATE jobs
     SET status = 'RUNNING', attempts = attempts + 1, started_at = $1, updated_at = $1,
         locked_by = $2, lock_token = $3, lease_expires_at = $4
     WHERE id IN (
-      SELECT id FROM jobs
-      WHERE status = 'PENDING' AND run_at <= $1 AND type IN (SELECT value FROM json_each($5))
+      SELECT id FROM (${unionPerType(typeCount, (i) => `
+        SELECT * FROM (
+          SELECT id, priority, run_at FROM jobs
+          WHERE status = 'PENDING' AND type = $5->>${i} AND run_at <= $1
+          ORDER BY priority DESC, run_at
+          LIMIT $6)`)})
       ORDER BY priority DESC, run_at
       LIMIT $6)
     RETURNING id, type, payload, attempts, max_attempts, timeout_ms, error_history, priority,
               run_at, created_at, started_at`,
 
+  // In settle, heartbeat and progress the unary + keeps SQLite off the status indexes: it
+  // walks the batch and finds each row by primary key, instead of walking every RUNNING row
+  // and re-reading the whole batch for each (a settle of 32: 5.9 ms -> 1.5 ms, measured).
   settle: `
     UPDATE jobs
     SET status = o.value->>'status',
@@ -47,13 +56,13 @@ export const sqliteStatements: Statements = {
         updated_at = $2,
         locked_by = NULL, lock_token = NULL, lease_expires_at = NULL, cancel_requested = false
     FROM json_each($1) AS o
-    WHERE jobs.id = o.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'
+    WHERE jobs.id = o.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'
     RETURNING jobs.id`,
 
   heartbeat: `
     UPDATE jobs SET lease_expires_at = $1, updated_at = $2
     FROM json_each($3) AS h
-    WHERE jobs.id = h.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = h.value->>'token'
+    WHERE jobs.id = h.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = h.value->>'token'
     RETURNING jobs.id, jobs.cancel_requested`,
 
   // A cancel that was requested wins; a job out of attempts fails; the rest run again.
@@ -73,5 +82,5 @@ export const sqliteStatements: Statements = {
   progress: `
     UPDATE jobs SET progress = o.value->>'progress', updated_at = $2
     FROM json_each($1) AS o
-    WHERE jobs.id = o.value->>'id' AND jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'`,
+    WHERE jobs.id = o.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'`,
 };

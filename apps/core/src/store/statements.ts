@@ -6,8 +6,11 @@
 export interface Statements {
   /** $1 JSON [{id, type, payload, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, request_hash}] → RETURNING id (rows skipped by an idempotency-key conflict are not returned). */
   enqueue: string;
-  /** $1 now, $2 owner, $3 lock token, $4 lease expiry, $5 JSON [types], $6 limit → RETURNING the claimed jobs. */
-  claimBatch: string;
+  /**
+   * $1 now, $2 owner, $3 lock token, $4 lease expiry, $5 JSON [types] of `typeCount` types, $6 limit
+   * → RETURNING the claimed jobs. Each type is read as its own index range, so the text may depend on the count.
+   */
+  claimBatch(typeCount: number): string;
   /** $1 JSON [{id, token, status, result, error, error_history, attempts_delta, run_at, finished_at, progress}], $2 now → RETURNING id of rows still held by that token. */
   settle: string;
   /** $1 lease expiry, $2 now, $3 JSON [{id, token}] of the jobs a worker runs → RETURNING id, cancel_requested of those it still holds. */
@@ -16,4 +19,10 @@ export interface Statements {
   reclaim: string;
   /** $1 JSON [{id, token, progress}], $2 now: progress of running jobs, guarded by lock token. */
   progress: string;
+}
+
+/** `SELECT … UNION ALL SELECT …`, one arm per type index 0 … typeCount-1. */
+export function unionPerType(typeCount: number, arm: (index: number) => string): string {
+  if (!Number.isInteger(typeCount) || typeCount < 1) throw new RangeError(`typeCount must be a positive integer, got ${typeCount}`);
+  return Array.from({ length: typeCount }, (_, i) => arm(i)).join("\n      UNION ALL");
 }

@@ -1,0 +1,46 @@
+import { randomUUID } from "node:crypto";
+import { openDatabase } from "../../core/src/store/database";
+import { JobStore, type NewJob } from "../../core/src/store/job-store";
+import { migrate } from "../../core/src/store/migrate";
+import { nowMs } from "../../core/src/time";
+import { createTestDatabase, type TestDatabase } from "./support/test-database";
+
+let db: TestDatabase;
+let store: JobStore;
+beforeAll(async () => {
+  db = await createTestDatabase("claim_order");
+  await migrate(db.url, { busyTimeoutMs: 5_000 });
+  store = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
+});
+afterAll(async () => {
+  await store.close();
+  await db.drop();
+});
+
+const base = nowMs() - 60_000;
+function job(type: string, priority: number, ageMs: number): NewJob {
+  return { id: randomUUID(), type, payload: "{}", maxAttempts: 1, priority, timeoutMs: 1_000, runAt: base - ageMs, createdAt: base - ageMs, idempotencyKey: null, requestHash: null };
+}
+const claim = (types: string[], limit: number) => store.claimBatch({ owner: "claim-order-test", types, limit, leaseMs: 30_000 });
+
+describe("claimBatch reads one index range per type", () => {
+  test("across several types it takes the best jobs by priority, then oldest first; other types and future jobs stay PENDING", async () => {
+    const urgentSleep = job("sleep", 5, 0);
+    const oldNoop = job("noop", 0, 3_000);
+    const oldEmail = job("email_processing", 0, 2_000);
+    const newNoop = job("noop", 0, 1_000);
+    const hash = job("hash", 9, 9_000);
+    const later = { ...job("noop", 9, 0), runAt: nowMs() + 3_600_000 };
+    await store.enqueue([newNoop, hash, oldEmail, later, urgentSleep, oldNoop]);
+
+    const claimed = await claim(["noop", "sleep", "email_processing"], 3);
+    expect(claimed.map((j) => j.id)).toEqual([urgentSleep.id, oldNoop.id, oldEmail.id]);
+    expect((await claim(["noop", "sleep", "email_processing"], 10)).map((j) => j.id)).toEqual([newNoop.id]);
+    expect((await store.get(hash.id))?.status).toBe("PENDING");
+    expect((await store.get(later.id))?.status).toBe("PENDING");
+  });
+
+  test("a claim for a type with no ready work returns nothing", async () => {
+    expect(await claim(["fail"], 5)).toEqual([]);
+  });
+});

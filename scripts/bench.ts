@@ -1,0 +1,123 @@
+import { execSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { projectRoot } from "../apps/core/src/paths";
+import { serviceEnv } from "./bench/child-process";
+import { buildReport, formatTable } from "./bench/report";
+import { FULL, QUICK, type BenchSizes, Stages } from "./bench/stages";
+
+/**
+ * `npm run bench [-- --quick] [-- --only submit,drain]`: starts the service as a user would
+ * (node dist/apps/service/src/main.js, all-in-one, SQLite, defaults apart from PORT and a
+ * fresh database file), loads it over HTTP, prints one table and writes
+ * bench-results/<timestamp>.json.
+ */
+const STAGES = ["ceiling", "submit", "bulk", "drain", "e2e", "pickup", "cpu", "backlog"] as const;
+type StageName = (typeof STAGES)[number];
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const onlyArg = args[args.indexOf("--only") + 1];
+  const only = args.includes("--only") && onlyArg ? (onlyArg.split(",") as StageName[]) : [...STAGES];
+  const sizes: BenchSizes = quick ? QUICK : FULL;
+  const root = projectRoot();
+  const dataDir = join(root, "data", `bench-${process.pid}`);
+  const stages = new Stages(sizes, dataDir);
+
+  process.stdout.write(
+    `taskq bench${quick ? " (quick)" : ""}: service = node dist/apps/service/src/main.js, ` +
+      `env ${JSON.stringify(serviceEnv(0, "<fresh>.db"))} (LOG_LEVEL=warn keeps logging off the measurement; ` +
+      `NODE_ENV=production makes logs JSON), all other settings default.\n`,
+  );
+  const figures: Record<string, unknown> = {};
+  const started = Date.now();
+  try {
+    for (const name of only) {
+      const t = Date.now();
+      process.stdout.write(`  ${name} …`);
+      figures[name] = await runStage(stages, name);
+      process.stdout.write(` ${((Date.now() - t) / 1_000).toFixed(1)} s  ${JSON.stringify(figures[name], round)}\n`);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const report = buildReport(figures);
+  process.stdout.write(`\n${formatTable(report)}\n`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const out = join(root, "bench-results", `${stamp}.json`);
+  mkdirSync(join(root, "bench-results"), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        quick,
+        stages: only,
+        wallSeconds: (Date.now() - started) / 1_000,
+        machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryMb: Math.round(totalmem() / 2 ** 20), kernel: release(), loadAverageAtEnd: loadavg() },
+        node: process.version,
+        packages: packageVersions(root),
+        commit: gitCommit(root),
+        serviceEnv: serviceEnv(0, "<fresh>.db"),
+        sizes,
+        rows: report,
+        figures,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  process.stdout.write(`\nwritten to ${out}\n`);
+}
+
+function runStage(stages: Stages, name: StageName): Promise<unknown> {
+  switch (name) {
+    case "ceiling":
+      return stages.ceiling();
+    case "submit":
+      return stages.submit();
+    case "bulk":
+      return stages.bulk();
+    case "drain":
+      return stages.drain();
+    case "e2e":
+      return (async () => ({ single: await stages.endToEnd("single"), batch: await stages.endToEnd("batch") }))();
+    case "pickup":
+      return stages.pickup();
+    case "cpu":
+      return stages.cpuScaling();
+    case "backlog":
+      return stages.backlog();
+  }
+}
+
+/** Progress lines stay short: figures to three significant digits, no query plans. */
+function round(key: string, value: unknown): unknown {
+  if (key === "plan") return undefined;
+  return typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(3)) : value;
+}
+
+function packageVersions(root: string): Record<string, string> {
+  const names = ["express", "@prisma/client", "@prisma/adapter-better-sqlite3", "better-sqlite3", "piscina", "winston", "zod", "autocannon"];
+  return Object.fromEntries(
+    names.map((n) => [n, (JSON.parse(readFileSync(join(root, "node_modules", n, "package.json"), "utf8")) as { version: string }).version]),
+  );
+}
+
+function gitCommit(root: string): string {
+  try {
+    const head = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
+    const dirty = execSync("git status --porcelain --untracked-files=no", { cwd: root }).toString().trim() !== "";
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

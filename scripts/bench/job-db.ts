@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import BetterSqlite3 from "better-sqlite3";
+import { sqliteStatements } from "../../apps/core/src/store/sql.sqlite";
+import { nowMs } from "../../apps/core/src/time";
+
+/**
+ * Reads the service's SQLite file from the bench process (WAL: a reader never blocks the
+ * service's writer). The job rows carry the instants in ms with µs precision, which the API
+ * renders only to the ms; the latency figures come from here.
+ */
+export class JobDb {
+  private readonly db: BetterSqlite3.Database;
+
+  constructor(file: string, options: { readonly: boolean } = { readonly: true }) {
+    this.db = new BetterSqlite3(file, { readonly: options.readonly, fileMustExist: true, timeout: 5_000 });
+  }
+
+  /** Jobs not yet DONE, FAILED or CANCELLED (uses the claim index: cheap at any size). */
+  unfinished(): number {
+    const row = this.db.prepare("SELECT count(*) AS n FROM jobs WHERE status IN ('PENDING', 'RUNNING')").get() as { n: number };
+    return row.n;
+  }
+
+  countByStatus(): Record<string, number> {
+    const rows = this.db.prepare("SELECT status, count(*) AS n FROM jobs GROUP BY status").all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** First claim and last outcome over every job: the span the workers were busy. */
+  span(): { firstStartedAt: number; lastFinishedAt: number; count: number } {
+    return this.db.prepare("SELECT min(started_at) AS firstStartedAt, max(finished_at) AS lastFinishedAt, count(*) AS count FROM jobs").get() as {
+      firstStartedAt: number;
+      lastFinishedAt: number;
+      count: number;
+    };
+  }
+
+  /** Like span, over the jobs created from `since` on (a warm-up before it is left out). */
+  spanSince(since: number): { firstStartedAt: number; lastFinishedAt: number; count: number } {
+    return this.db
+      .prepare("SELECT min(started_at) AS firstStartedAt, max(finished_at) AS lastFinishedAt, count(*) AS count FROM jobs WHERE created_at >= ?")
+      .get(since) as { firstStartedAt: number; lastFinishedAt: number; count: number };
+  }
+
+  doneCount(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'DONE'").get() as { n: number }).n;
+  }
+
+  finishedAt(id: string): number | null {
+    const row = this.db.prepare("SELECT finished_at AS f FROM jobs WHERE id = ?").get(id) as { f: number | null } | undefined;
+    return row?.f ?? null;
+  }
+
+  times(ids: readonly string[]): { id: string; createdAt: number; startedAt: number; finishedAt: number; status: string }[] {
+    const stmt = this.db.prepare("SELECT id, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, status FROM jobs WHERE id = ?");
+    return ids.map((id) => stmt.get(id) as { id: string; createdAt: number; startedAt: number; finishedAt: number; status: string });
+  }
+
+  /**
+   * Stores `count` PENDING noop jobs straight into the file with the service's own enqueue
+   * statement (the service must not be running): the backlog stage needs a million rows, which
+   * through HTTP would measure the API instead of the claim.
+   */
+  seedNoopJobs(count: number, chunk = 10_000): void {
+    const insert = this.db.prepare(sqliteStatements.enqueue.replace("$1", "?"));
+    const payload = JSON.stringify({ email: "user@example.com", subject: "Welcome to the platform!" });
+    const write = this.db.transaction((rows: string) => insert.all(rows));
+    for (let done = 0; done < count; done += chunk) {
+      const now = nowMs();
+      const rows = Array.from({ length: Math.min(chunk, count - done) }, () => ({
+        id: randomUUID(),
+        type: "noop",
+        payload,
+        max_attempts: 3,
+        priority: 0,
+        timeout_ms: 300_000,
+        run_at: now,
+        created_at: now,
+        idempotency_key: null,
+        request_hash: null,
+      }));
+      write(JSON.stringify(rows));
+    }
+  }
+
+  /**
+   * The claim statement the dispatcher runs for `types`, timed on its own: `rounds` claims of up
+   * to `limit` jobs, each rolled back so the backlog stays the same size. Per-claim µs.
+   */
+  claimCost(types: readonly string[], limit: number, rounds: number): { medianUs: number; p99Us: number; claimed: number; plan: string[] } {
+    const sql = sqliteStatements.claimBatch(types.length);
+    const order: number[] = [];
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+      order.push(Number(n));
+      return "?";
+    });
+    const claim = this.db.prepare(text);
+    const times: number[] = [];
+    let claimed = 0;
+    for (let i = 0; i < rounds; i++) {
+      const now = nowMs();
+      const args = [now, "bench", randomUUID(), now + 30_000, JSON.stringify(types), limit];
+      this.db.exec("BEGIN IMMEDIATE");
+      const started = performance.now();
+      const rows = claim.all(...order.map((n) => args[n - 1]));
+      times.push((performance.now() - started) * 1000);
+      this.db.exec("ROLLBACK");
+      claimed = rows.length;
+    }
+    const plan = (this.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...order.map(() => null)) as { detail: string }[]).map((r) => r.detail);
+    times.sort((a, b) => a - b);
+    return { medianUs: quantile(times, 0.5), p99Us: quantile(times, 0.99), claimed, plan };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** The q-quantile of sorted values (nearest rank). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}

@@ -1,0 +1,310 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../../apps/core/src/config";
+import { createRegistry } from "../../apps/core/src/handlers/registry";
+import { migrate } from "../../apps/core/src/store/migrate";
+import { nowMs } from "../../apps/core/src/time";
+import { type BenchChild, freePort, serviceEnv, startBareExpress, startService } from "./child-process";
+import { JobDb, quantile } from "./job-db";
+import { type LoadResult, NOOP_JOB, postLoad } from "./load";
+
+/** How much work each stage does; `--quick` shrinks everything for iterating. */
+export interface BenchSizes {
+  connections: number;
+  loadSeconds: number;
+  warmupSeconds: number;
+  bulkRequests: number;
+  bulkConnections: number;
+  drainJobs: number;
+  e2eJobs: number;
+  e2eBatchSize: number;
+  e2eBatchConnections: number;
+  pickupJobs: number;
+  hashJobs: number;
+  hashIterations: number;
+  backlogSmall: number;
+  backlogLarge: number;
+  claimRounds: number;
+  backlogDrainJobs: number;
+}
+
+export const FULL: BenchSizes = {
+  connections: 64,
+  loadSeconds: 10,
+  warmupSeconds: 2,
+  bulkRequests: 100,
+  bulkConnections: 4,
+  drainJobs: 100_000,
+  e2eJobs: 20_000,
+  e2eBatchSize: 100,
+  e2eBatchConnections: 16,
+  pickupJobs: 500,
+  hashJobs: 64,
+  hashIterations: 5_000,
+  backlogSmall: 10_000,
+  backlogLarge: 1_000_000,
+  claimRounds: 200,
+  backlogDrainJobs: 50_000,
+};
+
+export const QUICK: BenchSizes = {
+  ...FULL,
+  loadSeconds: 3,
+  warmupSeconds: 1,
+  bulkRequests: 20,
+  drainJobs: 20_000,
+  e2eJobs: 5_000,
+  pickupJobs: 100,
+  backlogLarge: 100_000,
+  claimRounds: 50,
+  backlogDrainJobs: 10_000,
+};
+
+/** Every wait has a deadline, so a broken service ends the stage instead of the run. */
+const STAGE_TIMEOUT_MS = 180_000;
+
+export class Stages {
+  private next = 0;
+
+  constructor(
+    private readonly sizes: BenchSizes,
+    private readonly dataDir: string,
+  ) {
+    mkdirSync(dataDir, { recursive: true });
+  }
+
+  /** A database file nobody used yet. */
+  private freshDb(name: string): string {
+    return join(this.dataDir, `${String(++this.next).padStart(2, "0")}-${name}.db`);
+  }
+
+  private async service(file: string, extra: Record<string, string> = {}): Promise<BenchChild> {
+    return startService(serviceEnv(await freePort(), file, extra));
+  }
+
+  async ceiling(): Promise<LoadResult> {
+    const server = await startBareExpress(await freePort());
+    try {
+      return await this.submitLoad(`${server.url}/jobs`);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  /** 64 connections posting one noop job each request, after a warm-up. */
+  async submit(): Promise<LoadResult & { warmupOk: number; stored: number; peakRssMb: number | null }> {
+    const file = this.freshDb("submit");
+    const service = await this.service(file);
+    try {
+      const result = await this.submitLoad(`${service.url}/jobs`);
+      const db = new JobDb(file);
+      const stored = db.span().count;
+      db.close();
+      // Every 202 of the warm-up and the run is a row: a 202 means committed.
+      return { ...result, stored, peakRssMb: service.peakRssMb() };
+    } finally {
+      await service.stop();
+    }
+  }
+
+  private async submitLoad(url: string): Promise<LoadResult & { warmupOk: number }> {
+    const { connections, loadSeconds, warmupSeconds } = this.sizes;
+    const warmup = await postLoad({ url, body: NOOP_JOB, connections, durationS: warmupSeconds });
+    const result = await postLoad({ url, body: NOOP_JOB, connections, durationS: loadSeconds });
+    return { ...result, warmupOk: warmup.ok };
+  }
+
+  async bulk(): Promise<{ jobsPerSecond: number; requests: LoadResult }> {
+    const service = await this.service(this.freshDb("bulk"));
+    try {
+      const body = { jobs: Array.from({ length: 1_000 }, () => NOOP_JOB) };
+      const url = `${service.url}/jobs/batch`;
+      await postLoad({ url, body, connections: this.sizes.bulkConnections, amount: 10 });
+      const requests = await postLoad({ url, body, connections: this.sizes.bulkConnections, amount: this.sizes.bulkRequests });
+      return { jobsPerSecond: requests.okPerSecond * 1_000, requests };
+    } finally {
+      await service.stop();
+    }
+  }
+
+  /** Stores the jobs through a ROLE=api process (no worker), then times an all-in-one draining them. */
+  async drain(): Promise<{ jobs: number; seconds: number; jobsPerSecond: number; peakRssMb: number | null }> {
+    const file = this.freshDb("drain");
+    const api = await this.service(file, { ROLE: "api" });
+    try {
+      const body = { jobs: Array.from({ length: 1_000 }, () => NOOP_JOB) };
+      const stored = await postLoad({ url: `${api.url}/jobs/batch`, body, connections: 4, amount: this.sizes.drainJobs / 1_000 });
+      if (stored.ok * 1_000 !== this.sizes.drainJobs) throw new Error(`drain: only ${stored.ok * 1_000} jobs were stored`);
+    } finally {
+      await api.stop();
+    }
+    const service = await this.service(file);
+    const db = new JobDb(file);
+    try {
+      await until("drain: every job DONE", () => db.unfinished() === 0);
+      const span = db.span();
+      const seconds = (span.lastFinishedAt - span.firstStartedAt) / 1_000;
+      return { jobs: span.count, seconds, jobsPerSecond: span.count / seconds, peakRssMb: service.peakRssMb() };
+    } finally {
+      db.close();
+      await service.stop();
+    }
+  }
+
+  /** From the first request to the last DONE, with the workers running all along. */
+  async endToEnd(mode: "single" | "batch"): Promise<{ jobs: number; seconds: number; jobsPerSecond: number; requests: LoadResult }> {
+    const file = this.freshDb(`e2e-${mode}`);
+    const service = await this.service(file);
+    const db = new JobDb(file);
+    try {
+      const single = { url: `${service.url}/jobs`, body: NOOP_JOB, connections: this.sizes.connections };
+      const { e2eBatchSize: size } = this.sizes;
+      const batch = { url: `${service.url}/jobs/batch`, body: { jobs: Array.from({ length: size }, () => NOOP_JOB) }, connections: this.sizes.e2eBatchConnections };
+      // A short warm-up, finished before the clock starts, so the run does not time the JIT.
+      await postLoad({ ...(mode === "single" ? single : batch), amount: mode === "single" ? 1_000 : 2 * batch.connections });
+      await until("e2e warm-up DONE", () => db.unfinished() === 0);
+      const started = nowMs();
+      const requests =
+        mode === "single"
+          ? await postLoad({ ...single, amount: this.sizes.e2eJobs })
+          : await postLoad({ ...batch, amount: this.sizes.e2eJobs / size });
+      await until(`e2e ${mode}: every job DONE`, () => db.unfinished() === 0);
+      const span = db.spanSince(started);
+      if (span.count !== this.sizes.e2eJobs) throw new Error(`e2e ${mode}: ${span.count} jobs stored, expected ${this.sizes.e2eJobs}`);
+      const seconds = (span.lastFinishedAt - started) / 1_000;
+      return { jobs: span.count, seconds, jobsPerSecond: span.count / seconds, requests };
+    } finally {
+      db.close();
+      await service.stop();
+    }
+  }
+
+  /** One job at a time into an idle service; each waits for the previous one to be DONE. */
+  async pickup(): Promise<{ jobs: number; toRunningMs: Quantiles; toDoneMs: Quantiles }> {
+    const file = this.freshDb("pickup");
+    const service = await this.service(file);
+    const db = new JobDb(file);
+    try {
+      const one = async (): Promise<string> => {
+        const res = await fetch(`${service.url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(NOOP_JOB) });
+        const job = (await res.json()) as { id: string };
+        if (res.status !== 202) throw new Error(`pickup: POST /jobs answered ${res.status}`);
+        await until("pickup: job DONE", () => db.finishedAt(job.id) !== null, 1);
+        return job.id;
+      };
+      for (let i = 0; i < 50; i++) await one();
+      const ids: string[] = [];
+      for (let i = 0; i < this.sizes.pickupJobs; i++) ids.push(await one());
+      const rows = db.times(ids);
+      return {
+        jobs: rows.length,
+        toRunningMs: quantiles(rows.map((r) => r.startedAt - r.createdAt)),
+        toDoneMs: quantiles(rows.map((r) => r.finishedAt - r.createdAt)),
+      };
+    } finally {
+      db.close();
+      await service.stop();
+    }
+  }
+
+  /** The same `hash` jobs on 1 and on 2 CPU threads: first claim to last DONE. */
+  async cpuScaling(): Promise<{ oneThreadS: number; twoThreadsS: number; speedUp: number; iterations: number; jobs: number }> {
+    const time = async (threads: number): Promise<number> => {
+      const file = this.freshDb(`hash-${threads}`);
+      const service = await this.service(file, { CPU_THREADS: String(threads) });
+      const db = new JobDb(file);
+      try {
+        const job = { type: "hash", payload: { data: "taskq", iterations: this.sizes.hashIterations } };
+        const res = await fetch(`${service.url}/jobs/batch`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jobs: Array.from({ length: this.sizes.hashJobs }, () => job) }),
+        });
+        if (res.status !== 202) throw new Error(`hash: POST /jobs/batch answered ${res.status}`);
+        await until(`hash on ${threads} thread(s): every job DONE`, () => db.unfinished() === 0);
+        const counts = db.countByStatus();
+        if (counts.DONE !== this.sizes.hashJobs) throw new Error(`hash: ${JSON.stringify(counts)}`);
+        const span = db.span();
+        return (span.lastFinishedAt - span.firstStartedAt) / 1_000;
+      } finally {
+        db.close();
+        await service.stop();
+      }
+    };
+    const oneThreadS = await time(1);
+    const twoThreadsS = await time(2);
+    return { oneThreadS, twoThreadsS, speedUp: oneThreadS / twoThreadsS, iterations: this.sizes.hashIterations, jobs: this.sizes.hashJobs };
+  }
+
+  /**
+   * The claim statement timed on its own against a small and a large backlog of PENDING rows,
+   * then the service draining part of each, with its peak RSS.
+   */
+  async backlog(): Promise<{ claimLimit: number; small: BacklogRun; large: BacklogRun; ratio: number; emptyRatio: number }> {
+    const defaults = loadConfig({});
+    // The two claims the dispatcher makes when every slot is free: the io pool's (which finds
+    // the noop backlog) and the cpu pool's (which finds nothing and must not scan for it).
+    const claimLimit = defaults.IO_THREADS * defaults.IO_CONCURRENCY_PER_THREAD;
+    const registry = createRegistry({ includeTestHandlers: false });
+    const typesOf = (kind: "cpu" | "io") => registry.types.filter((t) => registry.get(t)!.kind === kind);
+    const run = async (rows: number): Promise<BacklogRun> => {
+      const file = this.freshDb(`backlog-${rows}`);
+      await migrate(`file:${file}`, { busyTimeoutMs: 5_000 });
+      const seeding = new JobDb(file, { readonly: false });
+      const seedStarted = performance.now();
+      seeding.seedNoopJobs(rows);
+      const seedSeconds = (performance.now() - seedStarted) / 1_000;
+      const claim = seeding.claimCost(typesOf("io"), claimLimit, this.sizes.claimRounds);
+      const emptyClaim = seeding.claimCost(typesOf("cpu"), defaults.CPU_THREADS, this.sizes.claimRounds);
+      seeding.close();
+      if (claim.claimed !== claimLimit || emptyClaim.claimed !== 0) throw new Error(`backlog: claims returned ${claim.claimed} and ${emptyClaim.claimed} rows`);
+      const drainJobs = Math.min(rows, this.sizes.backlogDrainJobs);
+      const service = await this.service(file);
+      const db = new JobDb(file);
+      try {
+        const started = nowMs();
+        await until(`backlog ${rows}: ${drainJobs} jobs DONE`, () => db.doneCount() >= drainJobs, 50);
+        const seconds = (nowMs() - started) / 1_000;
+        return { rows, seedSeconds, claimMedianUs: claim.medianUs, claimP99Us: claim.p99Us, plan: claim.plan, emptyClaimMedianUs: emptyClaim.medianUs, drained: drainJobs, drainJobsPerSecond: drainJobs / seconds, peakRssMb: service.peakRssMb() };
+      } finally {
+        db.close();
+        await service.stop();
+      }
+    };
+    const small = await run(this.sizes.backlogSmall);
+    const large = await run(this.sizes.backlogLarge);
+    return { claimLimit, small, large, ratio: large.claimMedianUs / small.claimMedianUs, emptyRatio: large.emptyClaimMedianUs / small.emptyClaimMedianUs };
+  }
+}
+
+export interface BacklogRun {
+  rows: number;
+  seedSeconds: number;
+  claimMedianUs: number;
+  claimP99Us: number;
+  plan: string[];
+  /** The cpu pool's claim, for a type with no PENDING jobs. */
+  emptyClaimMedianUs: number;
+  drained: number;
+  drainJobsPerSecond: number;
+  peakRssMb: number | null;
+}
+
+export interface Quantiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function quantiles(values: number[]): Quantiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+async function until(what: string, probe: () => boolean, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + STAGE_TIMEOUT_MS;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${STAGE_TIMEOUT_MS / 1_000} s`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
