@@ -70,7 +70,8 @@ interface ComposeFile {
 }
 
 const COMPOSE_FILES = ["docker-compose.yml", "docker/compose.postgres.yml"];
-const compose = (file: string) => parseYaml(read(file)) as ComposeFile;
+// Compose files share settings through YAML anchors and `<<` merge keys, which Docker Compose resolves.
+const compose = (file: string) => parseYaml(read(file), { merge: true }) as ComposeFile;
 const ours = (s: ComposeService) => s.build !== undefined || s.image?.startsWith("taskq") === true;
 
 describe("Dockerfile", () => {
