@@ -11,7 +11,7 @@ import { startServiceProcess } from "../apps/service/test/support/service-proces
  * while the process is SIGKILLed and restarted at random moments; then, once the queue is
  * quiet, every accepted job is checked. Usage:
  *
- *   npm run chaos -- --jobs 5000 --kills 10 [--concurrency 16] [--max-gap-ms 3000] [--keep]
+ *   npm run chaos -- --jobs 5000 --kills 10 [--concurrency 16] [--max-gap-ms 8000] [--keep]
  *
  * Each job is a chaos "record" job: it sleeps a little, then appends its id to an execution
  * log, which counts real executions. Submitters send an Idempotency-Key and retry on any
@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
     jobs: { type: "string", default: "5000" },
     kills: { type: "string", default: "10" },
     concurrency: { type: "string", default: "16" },
-    "max-gap-ms": { type: "string", default: "3000" },
+    "max-gap-ms": { type: "string", default: "8000" },
     keep: { type: "boolean", default: false },
   },
 });

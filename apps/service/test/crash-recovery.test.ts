@@ -6,6 +6,9 @@ import { waitFor } from "./support/wait";
 
 const JOBS = 300;
 const SUBMITTERS = 10;
+// Two child processes per test on a shared 2-core machine: the waits below have their own
+// deadlines, inside this one, so that a slow run fails with a message and still cleans up.
+jest.setTimeout(240_000);
 
 function baseEnv(db: TestDatabase, workerId: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -24,7 +27,7 @@ function baseEnv(db: TestDatabase, workerId: string, extra: Record<string, strin
   };
 }
 
-/** A mix of short sleeps and noops, submitted by several concurrent clients; returns the ids that got a 202. */
+/** Noops and sleeps (a tenth of 3 s, so that some still run at the kill), from several concurrent clients; returns the ids that got a 202. */
 async function submitMany(service: ServiceProcess): Promise<string[]> {
   const accepted: string[] = [];
   let next = 0;
@@ -32,7 +35,7 @@ async function submitMany(service: ServiceProcess): Promise<string[]> {
     Array.from({ length: SUBMITTERS }, async () => {
       while (next < JOBS) {
         const i = next++;
-        const body = i % 3 === 0 ? { type: "noop", payload: { i } } : { type: "sleep", payload: { ms: 50 + (i % 7) * 50 } };
+        const body = i % 3 === 0 ? { type: "noop", payload: { i } } : { type: "sleep", payload: { ms: i % 10 === 1 ? 3_000 : 20 + (i % 5) * 40 } };
         const res = await fetch(`${service.baseUrl}/jobs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
         if (res.status === 202) accepted.push(((await res.json()) as { id: string }).id);
       }
@@ -75,7 +78,7 @@ async function expectAllDone(db: TestDatabase, accepted: string[]): Promise<Map<
       const now = statuses(db);
       return accepted.every((id) => ["DONE", "FAILED", "CANCELLED"].includes(now.get(id)?.status ?? "")) ? now : undefined;
     },
-    { timeoutMs: 60_000, intervalMs: 200 },
+    { timeoutMs: 120_000, intervalMs: 200 },
   );
   const lost = accepted.filter((id) => !rows.has(id));
   expect(lost).toEqual([]);

@@ -5,7 +5,9 @@ import { waitFor } from "./support/wait";
 
 let t: TestService;
 beforeAll(async () => {
-  t = await startTestService("leases", { LEASE_MS: "1000", HEARTBEAT_MS: "100", REAPER_INTERVAL_MS: "100" });
+  // The orphans below carry their own expired leases; LEASE_MS only matters for live jobs, and
+  // is long enough that a loaded machine's late heartbeat does not lose one.
+  t = await startTestService("leases", { LEASE_MS: "4000", HEARTBEAT_MS: "200", REAPER_INTERVAL_MS: "100" });
 });
 afterAll(async () => {
   await t.stop();
@@ -65,7 +67,7 @@ describe("leases", () => {
   });
 
   test("a live lease is left alone: the owner's heartbeat keeps it beyond LEASE_MS", async () => {
-    const job = await t.submit({ type: "sleep", payload: { ms: 2_500 } });
+    const job = await t.submit({ type: "sleep", payload: { ms: 6_000 } });
     await t.waitForJob(job.id, "RUNNING");
     const done = await t.waitForJob(job.id, "DONE");
     expect(done.attempts).toBe(1);

@@ -75,11 +75,17 @@ describeSqlite("storage trouble (SQLite)", () => {
   });
 
   test("a lock released within SQLITE_BUSY_TIMEOUT_MS is waited for: the submission is stored and runs", async () => {
-    const lock = await holdWriteLock(sqlitePath(t.db.url), BUSY_TIMEOUT_MS / 5);
-    const res = await t.http.post("/jobs").send({ type: "noop", payload: {} });
-    await lock.release();
-    expect(res.status).toBe(202);
-    await t.waitForJob(res.body.id, "DONE");
+    // An API process that waits up to 10 s, so the 200 ms lock is well inside its budget however loaded the machine.
+    const patient = await startTestService("storage_trouble_patient", { ROLE: "api", SQLITE_BUSY_TIMEOUT_MS: "10000" }, t.db);
+    try {
+      const lock = await holdWriteLock(sqlitePath(t.db.url), 200);
+      const res = await patient.http.post("/jobs").send({ type: "noop", payload: {} });
+      await lock.release();
+      expect(res.status).toBe(202);
+      await t.waitForJob(res.body.id, "DONE");
+    } finally {
+      await patient.stop();
+    }
   });
 
   test("an outcome the database refuses to write is retried until it is stored, not left to the lease", async () => {

@@ -46,6 +46,7 @@ describe("timeouts", () => {
   });
 
   test("a handler that honours its signal stops at the timeout without losing its thread", async () => {
+    await fullPool();
     const threadsBefore = t.service.worker!.pools.threadCount();
     const slow = await t.submit({ type: "sleep", payload: { ms: 60_000 }, timeout_ms: 200, max_attempts: 1 });
     const failed = await t.waitForJob(slow.id, "FAILED");
