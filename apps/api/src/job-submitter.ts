@@ -42,7 +42,7 @@ export class JobSubmitter {
   }
 
   /** Validates one submission (envelope, then the type's payload schema); `at` prefixes field names in errors. */
-  prepare(body: unknown, at: (string | number)[] = [], idempotencyKey: string | null = null): NewJob {
+  prepare(body: unknown, at: (string | number)[] = [], idempotency: { key: string; requestHash: string } | null = null): NewJob {
     const input = parseOr400(submitJobSchema, body, at);
     const handler = this.registry.get(input.type);
     if (!handler) {
@@ -68,8 +68,8 @@ export class JobSubmitter {
       timeoutMs: input.timeout_ms ?? handler.timeoutMs ?? this.config.DEFAULT_TIMEOUT_MS,
       runAt,
       createdAt,
-      idempotencyKey,
-      requestHash: idempotencyKey === null ? null : hashRequest(body),
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.requestHash ?? null,
     };
   }
 
@@ -83,26 +83,37 @@ export class JobSubmitter {
     return this.replay(job, existing);
   }
 
-  /** Stores all jobs in one transaction (all or nothing). */
-  async submitBatch(jobs: NewJob[]): Promise<JobRow[]> {
+  /**
+   * Stores all jobs in one statement (all or nothing). With an Idempotency-Key every job carries
+   * `<key>#<index>`, so a repeat of the batch inserts nothing and returns the jobs of the first.
+   */
+  async submitBatch(jobs: NewJob[]): Promise<{ jobs: JobRow[]; replayed: boolean }> {
     const inserted = await this.store.enqueue(jobs);
     if (inserted.size > 0) this.events.emit("jobs:available");
     if (inserted.size > 0) this.events.emit("jobs:submitted", jobs.filter((j) => inserted.has(j.id)));
-    return jobs.map(rowOf);
+    if (inserted.size === jobs.length) return { jobs: jobs.map(rowOf), replayed: false };
+    const keys = jobs.map((j) => j.idempotencyKey!);
+    const byKey = new Map((await this.store.findByIdempotencyKeys(keys)).map((row) => [row.idempotencyKey, row]));
+    const existing = keys.map((key) => byKey.get(key));
+    if (inserted.size === 0 && existing.every((row) => row?.requestHash === jobs[0]!.requestHash)) {
+      return { jobs: existing as JobRow[], replayed: true };
+    }
+    throw keyReused();
+  }
+
+  /** The idempotency fields of a request: the key as given (or per batch index) and a hash of the whole body. */
+  static idempotency(key: string | null, body: unknown): { key: string; requestHash: string } | null {
+    return key === null ? null : { key, requestHash: hashRequest(body) };
   }
 
   private replay(job: NewJob, existing: JobRow): Submitted {
-    if (existing.requestHash !== job.requestHash) {
-      throw new HttpProblem(
-        422,
-        "idempotency-key-reused",
-        "Idempotency key reused",
-        "This Idempotency-Key was already used with a different request body.",
-      );
-    }
+    if (existing.requestHash !== job.requestHash) throw keyReused();
     return { job: existing, replayed: true };
   }
 }
+
+const keyReused = () =>
+  new HttpProblem(422, "idempotency-key-reused", "Idempotency key reused", "This Idempotency-Key was already used with a different request body.");
 
 /** The row as the INSERT wrote it, without reading it back. */
 function rowOf(job: NewJob): JobRow {

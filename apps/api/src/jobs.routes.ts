@@ -6,7 +6,7 @@ import { describeHandlers, type HandlerRegistry } from "../../core/src/handlers/
 import { HttpProblem, notFound, parseOr400 } from "../../core/src/http/problem";
 import { isFinished, type JobRow, toJobResource } from "../../core/src/jobs/job";
 import type { JobStore } from "../../core/src/store/job-store";
-import type { JobSubmitter } from "./job-submitter";
+import { JobSubmitter } from "./job-submitter";
 import { jobIdParams, listJobsQuery, submitBatchSchema } from "./jobs.schemas";
 
 export interface JobRoutesDeps {
@@ -26,15 +26,19 @@ export function jobRoutes({ store, submitter, registry, config, events }: JobRou
 
   router.post("/jobs", requireJson, async (req, res) => {
     const key = idempotencyKeyOf(req);
-    const { job, replayed } = await submitter.submit(submitter.prepare(req.body, [], key));
+    const { job, replayed } = await submitter.submit(submitter.prepare(req.body, [], JobSubmitter.idempotency(key, req.body)));
     if (replayed) res.set("Idempotent-Replayed", "true");
     res.status(202).location(`/jobs/${job.id}`).json(view(job));
   });
 
   router.post("/jobs/batch", requireJson, async (req, res) => {
     const { jobs } = parseOr400(submitBatchSchema, req.body);
-    const prepared = jobs.map((body, index) => submitter.prepare(body, ["jobs", index]));
-    const rows = await submitter.submitBatch(prepared);
+    const idempotency = JobSubmitter.idempotency(idempotencyKeyOf(req), req.body);
+    const prepared = jobs.map((body, index) =>
+      submitter.prepare(body, ["jobs", index], idempotency && { key: `${idempotency.key}#${index}`, requestHash: idempotency.requestHash }),
+    );
+    const { jobs: rows, replayed } = await submitter.submitBatch(prepared);
+    if (replayed) res.set("Idempotent-Replayed", "true");
     res.status(202).json({ jobs: rows.map(view) });
   });
 

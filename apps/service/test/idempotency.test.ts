@@ -76,3 +76,25 @@ describe("Idempotency-Key on POST /jobs", () => {
     await expect(t.service.store.db.prisma.job.create({ data: { ...row!, id: "another-id" } })).rejects.toThrow();
   });
 });
+
+describe("Idempotency-Key on POST /jobs/batch", () => {
+  const batch = { jobs: [{ type: "noop", payload: { n: 1 } }, { type: "noop", payload: { n: 2 } }] };
+
+  test("a repeated batch returns the first batch's jobs, in order, and stores nothing new", async () => {
+    const first = await t.http.post("/jobs/batch").set("Idempotency-Key", "batch-1").send(batch);
+    expect(first.status).toBe(202);
+    const again = await t.http.post("/jobs/batch").set("Idempotency-Key", "batch-1").send(batch);
+    expect(again.status).toBe(202);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.body.jobs.map((j: { id: string }) => j.id)).toEqual(first.body.jobs.map((j: { id: string }) => j.id));
+    expect(await rowsWithKey("batch-1#0")).toBe(1);
+    expect(await rowsWithKey("batch-1#1")).toBe(1);
+  });
+
+  test("the same key with another batch is a 422 problem", async () => {
+    await t.http.post("/jobs/batch").set("Idempotency-Key", "batch-2").send(batch);
+    const other = await t.http.post("/jobs/batch").set("Idempotency-Key", "batch-2").send({ jobs: [{ type: "noop", payload: { n: 3 } }, { type: "noop", payload: { n: 4 } }] });
+    expect(other.status).toBe(422);
+    expect(other.headers["content-type"]).toMatch(/^application\/problem\+json/);
+  });
+});

@@ -22,11 +22,16 @@ export function requestContext(logger: Logger): RequestHandler {
     res.on("finish", () => {
       req.log.http("request", {
         method: req.method,
-        path: req.originalUrl,
+        path: redactSecrets(req.originalUrl),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 100) / 100,
       });
     });
     next();
   };
+}
+
+/** Browsers pass API keys as ?api_key= (EventSource, WebSocket): never write one to a log. */
+export function redactSecrets(url: string): string {
+  return url.replace(/([?&]api_key=)[^&#]*/gi, "$1[redacted]");
 }

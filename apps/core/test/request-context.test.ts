@@ -1,0 +1,9 @@
+import { redactSecrets } from "../src/http/request-context";
+
+describe("access-log URLs", () => {
+  test("an API key passed as ?api_key= never reaches the log", () => {
+    expect(redactSecrets("/jobs/1/events?api_key=s3cret&last_event_id=4")).toBe("/jobs/1/events?api_key=[redacted]&last_event_id=4");
+    expect(redactSecrets("/dashboard?x=1&API_KEY=s3cret")).toBe("/dashboard?x=1&API_KEY=[redacted]");
+    expect(redactSecrets("/jobs?limit=5")).toBe("/jobs?limit=5");
+  });
+});
