@@ -31,6 +31,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
+# The dashboard's static page (served from the source tree, not compiled).
+COPY --from=build /app/apps/api/public ./apps/api/public
 # The SQLite file lives on a volume mounted here; the non-root user must own it.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
