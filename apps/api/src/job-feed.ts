@@ -120,8 +120,12 @@ export class JobFeed {
 
   subscribe(deliver: (update: JobUpdate) => void, onFeedClosed: () => void): Subscription {
     const sub = new Subscription(this, deliver, onFeedClosed);
-    if (this.closed) sub.closed = true;
-    else this.subscriptions.add(sub);
+    if (!this.closed) this.subscriptions.add(sub);
+    else {
+      // A client arriving during shutdown is told goodbye at once, like the ones already here.
+      sub.closed = true;
+      queueMicrotask(onFeedClosed);
+    }
     return sub;
   }
 
