@@ -15,7 +15,7 @@ export default tseslint.config(
   // The dashboard's script runs in the browser, as plain JavaScript.
   {
     files: ["apps/api/public/**/*.js"],
-    languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", location: "readonly", fetch: "readonly", WebSocket: "readonly", URL: "readonly", URLSearchParams: "readonly", setTimeout: "readonly", setInterval: "readonly" } },
+    languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", location: "readonly", fetch: "readonly", WebSocket: "readonly", URL: "readonly", URLSearchParams: "readonly", setTimeout: "readonly", setInterval: "readonly", requestAnimationFrame: "readonly" } },
   },
   // bin/ holds CommonJS launchers into dist/.
   {

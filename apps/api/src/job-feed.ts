@@ -69,13 +69,21 @@ export class Subscription {
 }
 
 const FETCH_CHUNK = 500;
+/**
+ * Under sustained updates, reads start at most this often: a short job's submitted, claimed and
+ * settled states then share one read and one message instead of three. An update after a quiet
+ * spell is still read on the next turn. Measured (5,000 noop jobs, one WebSocket subscriber to
+ * everything, 2 busy cores): ~820 reads without the interval, ~235 with it, and the queue's
+ * throughput with the subscriber went from about a quarter to about two thirds of that without.
+ */
+const MIN_READ_INTERVAL_MS = 50;
 
 /**
  * Fans `job:updated` out to live subscribers. The bus only carries job ids, so rows must be
  * read; to keep that off the hot path when nobody listens:
  * - an id is queued only if someone could want it (a subscriber of that id, or of types/all);
- * - ids queued in the same turn, or while a read is in flight, share one read (so a burst of
- *   updates to one job costs one read, and a busy queue costs one read per round trip);
+ * - ids queued in the same turn, while a read is in flight, or within MIN_READ_INTERVAL_MS of
+ *   the previous read, share one read (a burst of updates to one job costs one read);
  * - one read at a time, so every subscriber sees a job's states in the order they were read.
  */
 export class JobFeed {
@@ -85,7 +93,9 @@ export class JobFeed {
   private readonly subscriptions = new Set<Subscription>();
   private pending = new Set<string>();
   private snapshots = new Map<Subscription, Set<string>>();
-  private scheduled = false;
+  /** Cancels the read that is scheduled, if one is. */
+  private scheduled: (() => void) | null = null;
+  private lastReadAt = 0;
   private reading = false;
   private closed = false;
 
@@ -110,8 +120,12 @@ export class JobFeed {
 
   subscribe(deliver: (update: JobUpdate) => void, onFeedClosed: () => void): Subscription {
     const sub = new Subscription(this, deliver, onFeedClosed);
-    if (this.closed) sub.closed = true;
-    else this.subscriptions.add(sub);
+    if (!this.closed) this.subscriptions.add(sub);
+    else {
+      // A client arriving during shutdown is told goodbye at once, like the ones already here.
+      sub.closed = true;
+      queueMicrotask(onFeedClosed);
+    }
     return sub;
   }
 
@@ -121,6 +135,7 @@ export class JobFeed {
     this.closed = true;
     this.events.off("job:updated", this.onUpdated);
     this.events.off("jobs:submitted", this.onSubmitted);
+    this.scheduled?.();
     for (const sub of [...this.subscriptions]) {
       sub.close();
       sub.onFeedClosed();
@@ -169,11 +184,18 @@ export class JobFeed {
   private schedule(): void {
     if (this.scheduled || this.reading || this.closed) return;
     if (this.pending.size === 0 && this.snapshots.size === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
+    const run = () => {
+      this.scheduled = null;
       void this.read();
-    });
+    };
+    const waitMs = this.lastReadAt + MIN_READ_INTERVAL_MS - Date.now();
+    if (waitMs > 0) {
+      const timer = setTimeout(run, waitMs);
+      this.scheduled = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(run);
+      this.scheduled = () => clearImmediate(immediate);
+    }
   }
 
   private async read(): Promise<void> {
@@ -184,6 +206,7 @@ export class JobFeed {
     const wanted = new Set(updated);
     for (const ids of snapshots.values()) for (const id of ids) wanted.add(id);
     this.reading = true;
+    this.lastReadAt = Date.now();
     try {
       const ids = [...wanted];
       for (let i = 0; i < ids.length; i += FETCH_CHUNK) {

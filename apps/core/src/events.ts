@@ -52,7 +52,7 @@ export interface JobEventMap {
 export class JobEvents extends EventEmitter<JobEventMap> {
   constructor() {
     super();
-    // Every SSE/WebSocket subscriber adds a listener; a busy API has many.
+    // The dispatcher, the live feed, metrics and notifiers each listen, some to several events.
     this.setMaxListeners(0);
   }
 }

@@ -32,7 +32,9 @@ describe("GET /metrics and GET /stats", () => {
   test("job lifecycle counters, histograms and gauges follow what happened", async () => {
     const done = await t.submit({ type: "noop", payload: {} });
     const failing = await t.submit({ type: "fail", payload: { message: "nope" }, max_attempts: 2 });
-    const slow = await t.submit({ type: "sleep", payload: { ms: 60_000 }, timeout_ms: 50, max_attempts: 1 });
+    // A CPU job for the timeout: under heavy load, a timed-out sleep job has been seen to leave the
+    // shared I/O thread answering no further task (reported to the reliability work, issue 3).
+    const slow = await t.submit({ type: "hash", payload: { data: "slow", iterations: 2_000_000_000 }, timeout_ms: 50, max_attempts: 1 });
     await t.waitForJob(done.id, "DONE", 30_000);
     await t.waitForJob(failing.id, "FAILED", 30_000);
     await t.waitForJob(slow.id, "FAILED", 30_000);
@@ -42,8 +44,8 @@ describe("GET /metrics and GET /stats", () => {
     expect(sample(text, "taskq_jobs_finished_total", { type: "noop", status: "DONE" })).toBeGreaterThanOrEqual(1);
     expect(sample(text, "taskq_jobs_finished_total", { type: "fail", status: "FAILED" })).toBe(1);
     expect(sample(text, "taskq_job_retries_total", { type: "fail" })).toBe(1);
-    expect(sample(text, "taskq_job_timeouts_total", { type: "sleep" })).toBe(1);
-    expect(sample(text, "taskq_jobs_finished_total", { type: "sleep", status: "FAILED" })).toBe(1);
+    expect(sample(text, "taskq_job_timeouts_total", { type: "hash" })).toBe(1);
+    expect(sample(text, "taskq_jobs_finished_total", { type: "hash", status: "FAILED" })).toBe(1);
     expect(sample(text, "taskq_job_queue_seconds_count", { type: "fail" })).toBe(2);
     expect(sample(text, "taskq_job_run_seconds_count", { type: "fail", status: "PENDING" })).toBe(1);
     expect(sample(text, "taskq_job_run_seconds_count", { type: "fail", status: "FAILED" })).toBe(1);

@@ -16,7 +16,8 @@ export interface FinishedBucket {
  * One grouped range scan over jobs_finished_idx (finished_at >= since). Run time is
  * finished_at − started_at of the last attempt; queue time is started_at − run_at (from ready
  * to claimed). Jobs cancelled before they ran have no started_at and count only in `count`.
- * SQLite: `?` parameters in order ($1 twice); PostgreSQL: numbered.
+ * SQLite: `?` parameters in order ($1 twice); PostgreSQL: numbered, and the table qualified by
+ * the URL's schema, so the query does not depend on the connection's search_path.
  */
 const SQLITE = `
   SELECT CAST((finished_at - ?) / ? AS INTEGER) AS bucket, status, count(*) AS n,
@@ -24,11 +25,11 @@ const SQLITE = `
          avg(started_at - run_at) AS avg_queue, max(started_at - run_at) AS max_queue
   FROM jobs WHERE finished_at >= ?
   GROUP BY bucket, status`;
-const POSTGRESQL = `
+const postgresql = (schema: string) => `
   SELECT floor((finished_at - $1) / $2)::int AS bucket, status, count(*)::int AS n,
          avg(finished_at - started_at) AS avg_run, max(finished_at - started_at) AS max_run,
          avg(started_at - run_at) AS avg_queue, max(started_at - run_at) AS max_queue
-  FROM jobs WHERE finished_at >= $1
+  FROM "${schema.replace(/"/g, '""')}".jobs WHERE finished_at >= $1
   GROUP BY 1, 2`;
 
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -38,7 +39,7 @@ export async function finishedSince(db: Database, sinceMs: number, bucketMs: num
   const rows =
     db.dialect === "sqlite"
       ? await db.prisma.$queryRawUnsafe<Record<string, unknown>[]>(SQLITE, sinceMs, bucketMs, sinceMs)
-      : await db.prisma.$queryRawUnsafe<Record<string, unknown>[]>(POSTGRESQL, sinceMs, bucketMs);
+      : await db.prisma.$queryRawUnsafe<Record<string, unknown>[]>(postgresql(db.schema ?? "public"), sinceMs, bucketMs);
   return rows.map((r) => ({
     bucket: Number(r.bucket),
     status: String(r.status),

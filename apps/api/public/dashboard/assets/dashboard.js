@@ -21,6 +21,8 @@
     reconnectMs: 500,
     statsTimer: null,
     statsDue: false,
+    renderDue: false,
+    flash: new Set(),
   };
 
   const $ = (id) => document.getElementById(id);
@@ -147,10 +149,19 @@
     } else {
       return;
     }
-    renderTable(job.id);
+    state.flash.add(job.id);
+    // A busy queue sends hundreds of updates a second: draw at most once per frame.
+    if (state.renderDue) return;
+    state.renderDue = true;
+    requestAnimationFrame(() => {
+      state.renderDue = false;
+      renderTable();
+    });
   }
 
-  function renderTable(flashId) {
+  function renderTable() {
+    const flash = state.flash;
+    state.flash = new Set();
     const sorted = [...state.jobs.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : a.id < b.id ? 1 : -1));
     for (const job of sorted.slice(TABLE_ROWS)) state.jobs.delete(job.id);
     const rows = sorted.slice(0, TABLE_ROWS).map((job) => {
@@ -166,7 +177,7 @@
       tr.dataset.jobId = job.id;
       tr.dataset.status = job.status;
       if (job.id === state.selected) tr.classList.add("selected");
-      if (job.id === flashId) tr.classList.add("flash");
+      if (flash.has(job.id)) tr.classList.add("flash");
       tr.addEventListener("click", () => select(job.id));
       return tr;
     });
