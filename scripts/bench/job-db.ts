@@ -86,9 +86,9 @@ export class JobDb {
 
   /**
    * The claim statement the dispatcher runs for `types`, timed on its own: `rounds` claims of up
-   * to `limit` jobs, each rolled back so the backlog stays the same size. Per-claim µs.
+   * to `limit` jobs, each rolled back so the backlog stays the same size. Per-claim µs, in order.
    */
-  claimCost(types: readonly string[], limit: number, rounds: number): { medianUs: number; p99Us: number; claimed: number; plan: string[] } {
+  claimTimes(types: readonly string[], limit: number, rounds: number): { timesUs: number[]; claimed: number; plan: string[] } {
     const sql = sqliteStatements.claimBatch(types.length);
     const order: number[] = [];
     const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
@@ -109,8 +109,7 @@ export class JobDb {
       claimed = rows.length;
     }
     const plan = (this.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...order.map(() => null)) as { detail: string }[]).map((r) => r.detail);
-    times.sort((a, b) => a - b);
-    return { medianUs: quantile(times, 0.5), p99Us: quantile(times, 0.99), claimed, plan };
+    return { timesUs: times, claimed, plan };
   }
 
   close(): void {
