@@ -67,6 +67,7 @@ export function buildReport(raw: Record<string, unknown>): Row[] {
     add("cpu", "speed-up", `${f.cpu.speedUp.toFixed(2)}×`, "≥ 1.8×", f.cpu.speedUp >= 1.8);
     const cores = (c: number | null) => (c === null ? "?" : c.toFixed(2));
     add("cpu", "cores' worth of CPU the service got: 1 / 2 threads", `${cores(f.cpu.oneThreadCores)} / ${cores(f.cpu.twoThreadsCores)}`);
+    add("cpu", "same work on bare worker threads (no taskq): speed-up", `${f.cpu.bareThreadsSpeedUp.toFixed(2)}×`);
   }
   if (f.backlog) {
     const b = f.backlog;

@@ -7,6 +7,7 @@ import { nowMs } from "../../apps/core/src/time";
 import { type BenchChild, freePort, serviceEnv, startBareExpress, startService } from "./child-process";
 import { JobDb, quantile } from "./job-db";
 import { type LoadResult, NOOP_JOB, postLoad } from "./load";
+import { bareThreadsSeconds } from "./thread-probe";
 
 /** How much work each stage does; `--quick` shrinks everything for iterating. */
 export interface BenchSizes {
@@ -208,7 +209,16 @@ export class Stages {
   }
 
   /** The same `hash` jobs on 1 and on 2 CPU threads: first claim to last DONE. */
-  async cpuScaling(): Promise<{ oneThreadS: number; twoThreadsS: number; speedUp: number; iterations: number; jobs: number; oneThreadCores: number | null; twoThreadsCores: number | null }> {
+  async cpuScaling(): Promise<{
+    oneThreadS: number;
+    twoThreadsS: number;
+    speedUp: number;
+    iterations: number;
+    jobs: number;
+    oneThreadCores: number | null;
+    twoThreadsCores: number | null;
+    bareThreadsSpeedUp: number;
+  }> {
     // Also the CPU time the service got while it ran: on a machine shared with other work,
     // two threads can only go twice as fast if the process gets two cores' worth of time.
     const time = async (threads: number): Promise<{ seconds: number; cores: number | null }> => {
@@ -238,7 +248,12 @@ export class Stages {
     };
     const one = await time(1);
     const two = await time(2);
+    // The same total work on bare threads, one thread doing it all vs two doing half each.
+    const work = this.sizes.hashJobs * this.sizes.hashIterations;
+    const bareOne = await bareThreadsSeconds(1, work);
+    const bareTwo = await bareThreadsSeconds(2, work / 2);
     return {
+      bareThreadsSpeedUp: bareOne / bareTwo,
       oneThreadS: one.seconds,
       twoThreadsS: two.seconds,
       speedUp: one.seconds / two.seconds,
