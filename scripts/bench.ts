@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   );
   const figures: Record<string, unknown> = {};
   const started = Date.now();
+  const loadAverageAtStart = loadavg();
   try {
     for (const name of only) {
       const t = Date.now();
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
 
   const report = buildReport(figures);
   process.stdout.write(`\n${formatTable(report)}\n`);
+  process.stdout.write(`\nload average (1 min) at start ${loadAverageAtStart[0]!.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores\n`);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const out = join(root, "bench-results", `${stamp}.json`);
   mkdirSync(join(root, "bench-results"), { recursive: true });
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
         quick,
         stages: only,
         wallSeconds: (Date.now() - started) / 1_000,
-        machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryMb: Math.round(totalmem() / 2 ** 20), kernel: release(), loadAverageAtEnd: loadavg() },
+        machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryMb: Math.round(totalmem() / 2 ** 20), kernel: release(), loadAverageAtStart, loadAverageAtEnd: loadavg() },
         node: process.version,
         packages: packageVersions(root),
         commit: gitCommit(root),

@@ -13,6 +13,8 @@ export interface BenchChild {
   readonly url: string;
   /** Peak resident set size so far, from /proc/<pid>/status VmHWM, in MB (null off Linux). */
   peakRssMb(): number | null;
+  /** CPU time (user + system, all threads) the process has used so far, in seconds (null off Linux). */
+  cpuSeconds(): number | null;
   /** Log lines at warn or above that the child wrote (JSON, NODE_ENV=production). */
   warnings(): string[];
   /** SIGTERM, then waits for the exit (the service drains and closes the database). */
@@ -87,6 +89,7 @@ async function startChild(entry: string, env: Record<string, string>, readyPath:
     pid: child.pid!,
     url,
     peakRssMb: () => peakRssMb(child),
+    cpuSeconds: () => cpuSeconds(child),
     warnings: () => output.filter((l) => /"level":"(warn|error)"/.test(l)),
     stop: () => stopChild(child, exited, output),
   };
@@ -113,6 +116,16 @@ function peakRssMb(child: ChildProcess): number | null {
     const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
     const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
     return kb === undefined ? null : Math.round(Number(kb) / 1024);
+  } catch {
+    return null;
+  }
+}
+
+function cpuSeconds(child: ChildProcess): number | null {
+  try {
+    // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime and stime in clock ticks (100 Hz).
+    const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
   }

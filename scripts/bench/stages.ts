@@ -7,6 +7,7 @@ import { nowMs } from "../../apps/core/src/time";
 import { type BenchChild, freePort, serviceEnv, startBareExpress, startService } from "./child-process";
 import { JobDb, quantile } from "./job-db";
 import { type LoadResult, NOOP_JOB, postLoad } from "./load";
+import { bareThreadsSeconds } from "./thread-probe";
 
 /** How much work each stage does; `--quick` shrinks everything for iterating. */
 export interface BenchSizes {
@@ -208,13 +209,25 @@ export class Stages {
   }
 
   /** The same `hash` jobs on 1 and on 2 CPU threads: first claim to last DONE. */
-  async cpuScaling(): Promise<{ oneThreadS: number; twoThreadsS: number; speedUp: number; iterations: number; jobs: number }> {
-    const time = async (threads: number): Promise<number> => {
+  async cpuScaling(): Promise<{
+    oneThreadS: number;
+    twoThreadsS: number;
+    speedUp: number;
+    iterations: number;
+    jobs: number;
+    oneThreadCores: number | null;
+    twoThreadsCores: number | null;
+    bareThreadsSpeedUp: number;
+  }> {
+    // Also the CPU time the service got while it ran: on a machine shared with other work,
+    // two threads can only go twice as fast if the process gets two cores' worth of time.
+    const time = async (threads: number): Promise<{ seconds: number; cores: number | null }> => {
       const file = this.freshDb(`hash-${threads}`);
       const service = await this.service(file, { CPU_THREADS: String(threads) });
       const db = new JobDb(file);
       try {
         const job = { type: "hash", payload: { data: "taskq", iterations: this.sizes.hashIterations } };
+        const cpuBefore = service.cpuSeconds();
         const res = await fetch(`${service.url}/jobs/batch`, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -224,16 +237,31 @@ export class Stages {
         await until(`hash on ${threads} thread(s): every job DONE`, () => db.unfinished() === 0);
         const counts = db.countByStatus();
         if (counts.DONE !== this.sizes.hashJobs) throw new Error(`hash: ${JSON.stringify(counts)}`);
+        const cpuAfter = service.cpuSeconds();
         const span = db.span();
-        return (span.lastFinishedAt - span.firstStartedAt) / 1_000;
+        const seconds = (span.lastFinishedAt - span.firstStartedAt) / 1_000;
+        return { seconds, cores: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / seconds };
       } finally {
         db.close();
         await service.stop();
       }
     };
-    const oneThreadS = await time(1);
-    const twoThreadsS = await time(2);
-    return { oneThreadS, twoThreadsS, speedUp: oneThreadS / twoThreadsS, iterations: this.sizes.hashIterations, jobs: this.sizes.hashJobs };
+    const one = await time(1);
+    const two = await time(2);
+    // The same total work on bare threads, one thread doing it all vs two doing half each.
+    const work = this.sizes.hashJobs * this.sizes.hashIterations;
+    const bareOne = await bareThreadsSeconds(1, work);
+    const bareTwo = await bareThreadsSeconds(2, work / 2);
+    return {
+      bareThreadsSpeedUp: bareOne / bareTwo,
+      oneThreadS: one.seconds,
+      twoThreadsS: two.seconds,
+      speedUp: one.seconds / two.seconds,
+      iterations: this.sizes.hashIterations,
+      jobs: this.sizes.hashJobs,
+      oneThreadCores: one.cores,
+      twoThreadsCores: two.cores,
+    };
   }
 
   /**
@@ -247,32 +275,56 @@ export class Stages {
     const claimLimit = defaults.IO_THREADS * defaults.IO_CONCURRENCY_PER_THREAD;
     const registry = createRegistry({ includeTestHandlers: false });
     const typesOf = (kind: "cpu" | "io") => registry.types.filter((t) => registry.get(t)!.kind === kind);
-    const run = async (rows: number): Promise<BacklogRun> => {
+    const seed = async (rows: number) => {
       const file = this.freshDb(`backlog-${rows}`);
       await migrate(`file:${file}`, { busyTimeoutMs: 5_000 });
-      const seeding = new JobDb(file, { readonly: false });
-      const seedStarted = performance.now();
-      seeding.seedNoopJobs(rows);
-      const seedSeconds = (performance.now() - seedStarted) / 1_000;
-      const claim = seeding.claimCost(typesOf("io"), claimLimit, this.sizes.claimRounds);
-      const emptyClaim = seeding.claimCost(typesOf("cpu"), defaults.CPU_THREADS, this.sizes.claimRounds);
-      seeding.close();
-      if (claim.claimed !== claimLimit || emptyClaim.claimed !== 0) throw new Error(`backlog: claims returned ${claim.claimed} and ${emptyClaim.claimed} rows`);
-      const drainJobs = Math.min(rows, this.sizes.backlogDrainJobs);
-      const service = await this.service(file);
-      const db = new JobDb(file);
+      const db = new JobDb(file, { readonly: false });
+      const started = performance.now();
+      db.seedNoopJobs(rows);
+      return { rows, file, db, seedSeconds: (performance.now() - started) / 1_000, io: [] as number[], cpu: [] as number[], plan: [] as string[] };
+    };
+    const backlogs = [await seed(this.sizes.backlogSmall), await seed(this.sizes.backlogLarge)];
+    // Small and large are timed in alternating blocks, so that a change in the machine's load
+    // (it is shared) falls on both alike instead of on whichever ran second.
+    const blocks = 10;
+    for (let block = 0; block < blocks; block++) {
+      for (const b of backlogs) {
+        const io = b.db.claimTimes(typesOf("io"), claimLimit, this.sizes.claimRounds / blocks);
+        const cpu = b.db.claimTimes(typesOf("cpu"), defaults.CPU_THREADS, this.sizes.claimRounds / blocks);
+        if (io.claimed !== claimLimit || cpu.claimed !== 0) throw new Error(`backlog: claims returned ${io.claimed} and ${cpu.claimed} rows`);
+        b.io.push(...io.timesUs);
+        b.cpu.push(...cpu.timesUs);
+        b.plan = io.plan;
+      }
+    }
+    const drain = async (b: (typeof backlogs)[number]): Promise<BacklogRun> => {
+      b.db.close();
+      const drainJobs = Math.min(b.rows, this.sizes.backlogDrainJobs);
+      const service = await this.service(b.file);
+      const db = new JobDb(b.file);
       try {
         const started = nowMs();
-        await until(`backlog ${rows}: ${drainJobs} jobs DONE`, () => db.doneCount() >= drainJobs, 50);
+        await until(`backlog ${b.rows}: ${drainJobs} jobs DONE`, () => db.doneCount() >= drainJobs, 50);
         const seconds = (nowMs() - started) / 1_000;
-        return { rows, seedSeconds, claimMedianUs: claim.medianUs, claimP99Us: claim.p99Us, plan: claim.plan, emptyClaimMedianUs: emptyClaim.medianUs, drained: drainJobs, drainJobsPerSecond: drainJobs / seconds, peakRssMb: service.peakRssMb() };
+        const io = quantiles(b.io);
+        return {
+          rows: b.rows,
+          seedSeconds: b.seedSeconds,
+          claimMedianUs: io.p50,
+          claimP99Us: io.p99,
+          plan: b.plan,
+          emptyClaimMedianUs: quantiles(b.cpu).p50,
+          drained: drainJobs,
+          drainJobsPerSecond: drainJobs / seconds,
+          peakRssMb: service.peakRssMb(),
+        };
       } finally {
         db.close();
         await service.stop();
       }
     };
-    const small = await run(this.sizes.backlogSmall);
-    const large = await run(this.sizes.backlogLarge);
+    const small = await drain(backlogs[0]!);
+    const large = await drain(backlogs[1]!);
     return { claimLimit, small, large, ratio: large.claimMedianUs / small.claimMedianUs, emptyRatio: large.emptyClaimMedianUs / small.emptyClaimMedianUs };
   }
 }
