@@ -212,12 +212,14 @@ export class Dispatcher {
         return;
       }
       const held = await this.record(decided, log);
+      // The handler's stack goes to the log (and the row), never to a client unless EXPOSE_ERROR_STACK.
+      const error = decided.error ? (JSON.parse(decided.error) as JobError) : null;
       if (!held) log.warn("lease lost before the outcome was recorded; outcome discarded", { status: decided.status });
       else if (decided.status === "DONE") log.info("job:done", { runMs: Math.round(nowMs() - job.startedAt) });
       else if (decided.status === "PENDING" && decided.attemptsDelta < 0) log.info("job:given-back", { reason: run.reason ?? "thread terminated" });
-      else if (decided.status === "PENDING") log.warn("job:retry", { error: outcome.ok ? undefined : outcome.error.message, runAt: decided.runAt });
-      else log.warn(`job:${decided.status.toLowerCase()}`, { error: decided.error ? JSON.parse(decided.error).message : undefined });
-      if (held) this.deps.events.emit("job:settled", { id: job.id, type: job.type, status: decided.status, attempt: job.attempts, runMs: nowMs() - job.startedAt, errorName: decided.error ? (JSON.parse(decided.error) as JobError).name : null });
+      else if (decided.status === "PENDING") log.warn("job:retry", { error, runAt: decided.runAt });
+      else log.warn(`job:${decided.status.toLowerCase()}`, { error });
+      if (held) this.deps.events.emit("job:settled", { id: job.id, type: job.type, status: decided.status, attempt: job.attempts, runMs: nowMs() - job.startedAt, errorName: error?.name ?? null });
       this.deps.events.emit("job:updated", job.id);
     } finally {
       this.running.delete(job.id);
