@@ -35,8 +35,7 @@ export class JobSubmitter {
   ) {
     this.batcher = new WriteBatcher(async (jobs) => {
       const inserted = await store.enqueue(jobs);
-      if (inserted.size > 0) events.emit("jobs:available");
-      if (inserted.size > 0) events.emit("jobs:submitted", jobs.filter((j) => inserted.has(j.id)));
+      this.announce(jobs, inserted);
       return jobs.map((j) => inserted.has(j.id));
     }, GROUP_COMMIT_MAX);
   }
@@ -89,8 +88,7 @@ export class JobSubmitter {
    */
   async submitBatch(jobs: NewJob[]): Promise<{ jobs: JobRow[]; replayed: boolean }> {
     const inserted = await this.store.enqueue(jobs);
-    if (inserted.size > 0) this.events.emit("jobs:available");
-    if (inserted.size > 0) this.events.emit("jobs:submitted", jobs.filter((j) => inserted.has(j.id)));
+    this.announce(jobs, inserted);
     if (inserted.size === jobs.length) return { jobs: jobs.map(rowOf), replayed: false };
     const keys = jobs.map((j) => j.idempotencyKey!);
     const byKey = new Map((await this.store.findByIdempotencyKeys(keys)).map((row) => [row.idempotencyKey, row]));
@@ -104,6 +102,14 @@ export class JobSubmitter {
   /** The idempotency fields of a request: the key as given (or per batch index) and a hash of the whole body. */
   static idempotency(key: string | null, body: unknown): { key: string; requestHash: string } | null {
     return key === null ? null : { key, requestHash: hashRequest(body) };
+  }
+
+  /** Wakes the dispatchers (here and, through the notifier, elsewhere) and tells metrics and live views. */
+  private announce(jobs: readonly NewJob[], inserted: Set<string>): void {
+    if (inserted.size === 0) return;
+    const stored = jobs.filter((j) => inserted.has(j.id));
+    this.events.emit("jobs:available", stored.reduce((earliest, j) => Math.min(earliest, j.runAt), Infinity));
+    this.events.emit("jobs:submitted", stored);
   }
 
   private replay(job: NewJob, existing: JobRow): Submitted {

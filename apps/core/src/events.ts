@@ -35,8 +35,12 @@ export interface JobSettledEvent {
  * their process: they feed that process's metrics.
  */
 export interface JobEventMap {
-  /** New PENDING work was committed. */
-  "jobs:available": [];
+  /**
+   * New PENDING work was committed; `dueAt` is the earliest run_at among it (ms since the epoch),
+   * so a dispatcher can wake when it is due instead of at its next safety poll — whether it was
+   * scheduled for later or merely looks early to a machine whose clock is a little behind.
+   */
+  "jobs:available": [dueAt: number];
   /** A cancel was requested for a RUNNING job. */
   "job:cancel-requested": [jobId: string];
   /** A job changed state (claimed, settled, progress, cancelled, retried). */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
-import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "./support/service-process";
+import { type ServiceProcess, startServiceProcess, stopAll, submitTo, withOutputOf } from "./support/service-process";
 import { createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
 import { waitFor } from "./support/wait";
 
@@ -37,6 +37,8 @@ const env = (role: "api" | "worker", extra: Record<string, string> = {}) => ({
   // machine never takes a live worker's lease.
   LEASE_MS: "5000",
   REAPER_INTERVAL_MS: "500",
+  // Warnings too (a failed signal, a slow claim): withOutputOf shows them when a wait times out.
+  LOG_LEVEL: "warn",
   ...extra,
 });
 
@@ -60,6 +62,8 @@ afterAll(async () => {
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
+
+const everyProcess = () => [...apis, ...workers, hashWorker];
 
 /** "<job id> <pid>" per execution, as the chaos handler's record mode wrote them. */
 function executions(): Map<string, number[]> {
@@ -91,10 +95,23 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
   test("a worker limited to WORKER_JOB_TYPES=hash runs a hash job submitted after a noop-like one, and never the noop-like one", async () => {
     const [light] = await submitTo(apis[0]!, "/jobs", { type: "chaos", payload: { mode: "record" } });
     const [heavy] = await submitTo(apis[apis.length - 1]!, "/jobs", { type: "hash", payload: { data: "x", iterations: 10 } });
-    await waitFor("the hash job to be DONE", async () => ((await observer.get(heavy!.id))?.status === "DONE" ? true : undefined), { timeoutMs: 20_000 });
+    await withOutputOf(everyProcess(), () =>
+      waitFor("the hash job to be DONE", async () => ((await observer.get(heavy!.id))?.status === "DONE" ? true : undefined), { timeoutMs: 20_000 }),
+    );
     // The light job was ready first, so a worker allowed to run it would have claimed it no later than the hash job.
     expect((await observer.get(light!.id))?.status).toBe("PENDING");
     expect(executions().size).toBe(0);
+  });
+
+  test("a delayed job submitted to an API process starts on a worker process when due, not at the worker's safety poll", async () => {
+    const [job] = await submitTo(apis[0]!, "/jobs", { type: "hash", payload: { data: "later", iterations: 10 }, delay_ms: 300 });
+    const done = await withOutputOf(everyProcess(), () =>
+      waitFor("the delayed hash job to be DONE", async () => {
+        const row = await observer.get(job!.id);
+        return row?.status === "DONE" ? row : undefined;
+      }, { timeoutMs: 20_000 }),
+    );
+    expect(done.startedAt!).toBeGreaterThanOrEqual(done.runAt);
   });
 
   test(`${JOBS} jobs submitted through every API run exactly once each; a worker SIGKILLed mid-run loses none`, async () => {
@@ -104,22 +121,28 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
     );
     const submitted = (await Promise.all(batches)).flat();
     expect(submitted).toHaveLength(JOBS);
+    // These and the earlier tests' jobs (the light one waits for these workers).
+    const total = await observer.db.prisma.job.count();
 
     const victim = workers[0]!;
-    await waitFor("the victim to be running jobs, a fifth of the way through", async () => {
-      const done = await observer.db.prisma.job.count({ where: { status: "DONE" } });
-      const held = await observer.db.prisma.job.count({ where: { status: "RUNNING", lockedBy: victim.name } });
-      return done >= JOBS / 5 && held > 0 ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 20 });
+    await withOutputOf(everyProcess(), () =>
+      waitFor("the victim to be running jobs, a fifth of the way through", async () => {
+        const done = await observer.db.prisma.job.count({ where: { status: "DONE" } });
+        const held = await observer.db.prisma.job.count({ where: { status: "RUNNING", lockedBy: victim.name } });
+        return done >= JOBS / 5 && held > 0 ? true : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 20 }),
+    );
     await victim.kill("SIGKILL");
     const orphaned = await observer.db.prisma.job.findMany({ where: { status: "RUNNING", lockedBy: victim.name }, select: { id: true } });
     expect(orphaned.length).toBeGreaterThan(0);
 
-    await waitFor(`all ${JOBS + 2} jobs to be DONE`, async () => {
-      const counts = await observer.countByStatus();
-      if (counts.FAILED > 0 || counts.CANCELLED > 0) throw new Error(`jobs ended badly: ${JSON.stringify(counts)}`);
-      return counts.DONE === JOBS + 2 ? true : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 100 });
+    await withOutputOf(everyProcess(), () =>
+      waitFor(`all ${total} jobs to be DONE`, async () => {
+        const counts = await observer.countByStatus();
+        if (counts.FAILED > 0 || counts.CANCELLED > 0) throw new Error(`jobs ended badly: ${JSON.stringify(counts)}`);
+        return counts.DONE === total ? true : undefined;
+      }, { timeoutMs: 120_000, intervalMs: 100 }),
+    );
 
     const rows = await observer.db.prisma.job.findMany({ where: { type: "chaos" }, select: { id: true, attempts: true } });
     expect(rows).toHaveLength(JOBS + 1);
@@ -139,14 +162,18 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
 
   test("a worker stopped by SIGTERM gives its unfinished job back, and another worker process takes it without waiting for a poll", async () => {
     const [job] = await submitTo(apis[0]!, "/jobs", { type: "chaos", payload: { mode: "record", ms: 60_000 } });
-    const first = await waitFor("the long job to be claimed", async () => (await observer.get(job!.id))?.lockedBy ?? undefined, { timeoutMs: 30_000 });
+    const first = await withOutputOf(everyProcess(), () =>
+      waitFor("the long job to be claimed", async () => (await observer.get(job!.id))?.lockedBy ?? undefined, { timeoutMs: 30_000 }),
+    );
     const owner = workers.find((w) => w.name === first)!;
     await owner.stop();
     // The safety poll is a minute away: only the give-back's signal can make the other worker claim it this soon.
-    const second = await waitFor("another worker to claim the given-back job", async () => {
-      const row = await observer.get(job!.id);
-      return row?.status === "RUNNING" && row.lockedBy !== first ? row : undefined;
-    }, { timeoutMs: 30_000 });
+    const second = await withOutputOf(everyProcess(), () =>
+      waitFor("another worker to claim the given-back job", async () => {
+        const row = await observer.get(job!.id);
+        return row?.status === "RUNNING" && row.lockedBy !== first ? row : undefined;
+      }, { timeoutMs: 30_000 }),
+    );
     expect(second.attempts).toBe(1);
   }, 120_000);
 });

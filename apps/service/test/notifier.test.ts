@@ -11,7 +11,8 @@ import { waitFor } from "./support/wait";
 interface Peer {
   events: JobEvents;
   notifier: Notifier;
-  seen: { available: number; cancel: string[]; updated: string[] };
+  /** The dueAt of every jobs:available event, the cancelled and the updated ids, in order. */
+  seen: { available: number[]; cancel: string[]; updated: string[] };
   close(): Promise<void>;
 }
 
@@ -23,8 +24,8 @@ let b: Peer;
 async function peer(url: string): Promise<Peer> {
   const database = await openDatabase(url, { busyTimeoutMs: 5_000 });
   const events = new JobEvents();
-  const seen = { available: 0, cancel: [] as string[], updated: [] as string[] };
-  events.on("jobs:available", () => seen.available++);
+  const seen = { available: [] as number[], cancel: [] as string[], updated: [] as string[] };
+  events.on("jobs:available", (dueAt) => seen.available.push(dueAt));
   events.on("job:cancel-requested", (id) => seen.cancel.push(id));
   events.on("job:updated", (id) => seen.updated.push(id));
   const notifier = await startNotifier(database, events, logger, { sqlitePollMs: 5 });
@@ -52,22 +53,26 @@ afterAll(async () => {
 });
 
 describe("the notifier carries job events between processes sharing a database", () => {
-  test("a wake-up, a cancel request and job updates reach the other process; the sender sees its own events once", async () => {
+  test("a wake-up (with the earliest due time), a cancel request and job updates reach the other process; the sender sees its own events once", async () => {
     const cancelled = randomUUID();
     const updated = randomUUID();
-    const before = { ...a.seen, cancel: [...a.seen.cancel], updated: [...a.seen.updated] };
-    a.events.emit("jobs:available");
+    const due = Date.now() + 60_000.5;
+    const before = { available: a.seen.available.length };
+    // Two announcements in one turn travel as one message carrying the earlier due time.
+    a.events.emit("jobs:available", due + 1_000);
+    a.events.emit("jobs:available", due);
     a.events.emit("job:cancel-requested", cancelled);
     a.events.emit("job:updated", updated);
     await waitFor("B to receive A's events", () =>
-      b.seen.available > 0 && b.seen.cancel.includes(cancelled) && b.seen.updated.includes(updated) ? true : undefined,
+      b.seen.available.length > 0 && b.seen.cancel.includes(cancelled) && b.seen.updated.includes(updated) ? true : undefined,
     );
+    expect(b.seen.available).toEqual([due]);
     // Give A's own messages time to come back through the transport, then check that they were dropped:
     // B sends a marker after, and once A has it, anything A sent earlier has been delivered to A too.
     const marker = randomUUID();
     b.events.emit("job:updated", marker);
     await waitFor("A to receive B's marker", () => (a.seen.updated.includes(marker) ? true : undefined));
-    expect(a.seen.available).toBe(before.available + 1);
+    expect(a.seen.available).toHaveLength(before.available + 2);
     expect(a.seen.cancel.filter((id) => id === cancelled)).toHaveLength(1);
     expect(a.seen.updated.filter((id) => id === updated)).toHaveLength(1);
     // Nor does B echo what it received back to A.

@@ -113,6 +113,31 @@ describeSqlite("storage trouble (SQLite)", () => {
       store.settle = settle;
     }
   });
+
+  test("a claim the database refuses is tried again soon, not at the next safety poll", async () => {
+    const own = await startTestService("storage_trouble_claim", { POLL_INTERVAL_MS: "60000" });
+    const { store } = own.service;
+    await store.db.prisma.$executeRawUnsafe(
+      `CREATE TRIGGER refuse_claim BEFORE UPDATE OF status ON jobs WHEN NEW.status = 'RUNNING'
+       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    );
+    let refused = 0;
+    const claimBatch = store.claimBatch.bind(store);
+    store.claimBatch = (args) => claimBatch(args).catch((error: unknown) => {
+      refused++;
+      throw error;
+    });
+    try {
+      const job = await own.submit({ type: "noop", payload: {} });
+      await waitFor("a refused claim", () => (refused > 0 ? true : undefined));
+      await store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse_claim");
+      // Nothing else will announce the job, and the safety poll is a minute away.
+      await own.waitForJob(job.id, "DONE", 20_000);
+    } finally {
+      store.claimBatch = claimBatch;
+      await own.stop();
+    }
+  });
 });
 
 if (testDialect !== "sqlite") {

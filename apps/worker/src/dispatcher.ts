@@ -9,6 +9,7 @@ import type { Logger } from "../../core/src/logger";
 import type { ClaimedJob, JobStore, Outcome } from "../../core/src/store/job-store";
 import { nowMs } from "../../core/src/time";
 import { WriteBatcher } from "../../core/src/write-batcher";
+import { DueWakeups } from "./due-wakeups";
 import { backoffMs, ERROR_HISTORY_LENGTH } from "./retry-policy";
 import type { ThreadPools } from "./thread-pools";
 import type { ThreadEvent, ThreadOutcome } from "./thread-protocol";
@@ -44,6 +45,7 @@ const ABORT_RESEND_MS = 50;
  * for 1 row as for 16. A pool at least half free refills at once.
  */
 const REFILL_MAX_DELAY_MS = 2;
+const CLAIM_RETRY_MS = 100;
 
 /**
  * The claim → run → record loop. One per process; the only writer of job rows on the worker
@@ -66,6 +68,7 @@ export class Dispatcher {
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private fillScheduled = false;
   private refillTimer: NodeJS.Timeout | null = null;
+  private readonly dueWakeups = new DueWakeups(() => this.wake());
   private readonly log: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
@@ -99,7 +102,7 @@ export class Dispatcher {
     if (recovered.length > 0) this.log.warn("recovered jobs left RUNNING by an earlier run", { count: recovered.length });
     if (recovered.length > 0) events.emit("jobs:reclaimed", recovered.length);
     this.state = "running";
-    events.on("jobs:available", this.wake);
+    events.on("jobs:available", this.onAvailable);
     events.on("job:cancel-requested", this.onCancelRequested);
     // Leases are kept through the shutdown grace period too: a job still draining is not lost.
     this.every(config.HEARTBEAT_MS, () => this.heartbeat(), { whileStopping: true });
@@ -113,6 +116,12 @@ export class Dispatcher {
     });
     this.wake();
   }
+
+  /** Claims what is ready now, and again when the rest of the announced work is due. */
+  private readonly onAvailable = (dueAt: number): void => {
+    this.wake();
+    this.dueWakeups.add(dueAt);
+  };
 
   /** Schedules a claim round on the next turn; calls in the same turn share it. */
   readonly wake = (): void => {
@@ -158,7 +167,9 @@ export class Dispatcher {
         }
       });
     } catch (error) {
-      this.log.error("claim failed; retrying on the next poll", { error });
+      // Usually a database busy for longer than its timeout: try again soon, not a poll interval later.
+      this.log.error("claim failed; retrying", { error, retryInMs: CLAIM_RETRY_MS });
+      setTimeout(this.wake, CLAIM_RETRY_MS).unref();
     }
   }
 
@@ -220,6 +231,8 @@ export class Dispatcher {
       else if (decided.status === "PENDING") log.warn("job:retry", { error, runAt: decided.runAt });
       else log.warn(`job:${decided.status.toLowerCase()}`, { error });
       if (held) this.deps.events.emit("job:settled", { id: job.id, type: job.type, status: decided.status, attempt: job.attempts, runMs: nowMs() - job.startedAt, errorName: error?.name ?? null });
+      // A retry or a given-back job is work again, here or in another process, when its run_at comes.
+      if (held && decided.status === "PENDING") this.deps.events.emit("jobs:available", decided.runAt!);
       this.deps.events.emit("job:updated", job.id);
     } finally {
       this.running.delete(job.id);
@@ -312,7 +325,7 @@ export class Dispatcher {
     this.deps.events.emit("jobs:reclaimed", reclaimed.length);
     for (const r of reclaimed) this.deps.events.emit("job:updated", r.id);
     // Through the bus, so that workers in other processes wake too.
-    this.deps.events.emit("jobs:available");
+    this.deps.events.emit("jobs:available", nowMs());
   }
 
   /** Catches work and cancels that no in-process signal announced (other processes, scheduled run_at). */
@@ -346,7 +359,8 @@ export class Dispatcher {
     }
     this.state = "stopping";
     if (this.refillTimer) clearTimeout(this.refillTimer);
-    this.deps.events.off("jobs:available", this.wake);
+    this.deps.events.off("jobs:available", this.onAvailable);
+    this.dueWakeups.stop();
     this.deps.events.off("job:cancel-requested", this.onCancelRequested);
     await this.mutex.waitForUnlock();
     const givingBack = !(await this.whenIdle(this.deps.config.SHUTDOWN_GRACE_MS));
@@ -355,10 +369,9 @@ export class Dispatcher {
       for (const id of this.running.keys()) this.abort(id, "shutdown");
       await this.whenIdle(this.deps.config.ABORT_GRACE_MS + 5_000);
     }
+    // finish() announced each given-back job, so workers in other processes take it at once.
     await this.outcomes.drain();
     for (const t of this.timers) clearInterval(t);
-    // Workers in other processes take the given-back jobs at once instead of at their next poll.
-    if (givingBack) this.deps.events.emit("jobs:available");
     this.state = "stopped";
     this.log.info("dispatcher stopped");
   }

@@ -1,15 +1,20 @@
 import { randomBytes } from "node:crypto";
 import type { JobEventMap, JobEvents } from "../events";
 import type { Logger } from "../logger";
+import { nowMs } from "../time";
 import type { Database } from "./database";
 import { PostgresSignalTransport } from "./notify.postgresql";
 import { SqliteSignalTransport } from "./notify.sqlite";
 
-/** One message between processes: `o` the sending process, `k` the kind, `ids` the jobs concerned. */
+/**
+ * One message between processes: `o` the sending process, `k` the kind, `ids` the jobs
+ * concerned, `at` (available only) the earliest run_at of the work announced.
+ */
 export interface SignalMessage {
   o: string;
   k: "available" | "cancel" | "updated";
   ids?: string[];
+  at?: number;
 }
 
 /** How messages travel between the processes sharing a database; one implementation per dialect. */
@@ -40,7 +45,8 @@ export class Notifier {
   readonly origin = randomBytes(6).toString("hex");
   /** Messages sent and received from other processes, for tests and metrics. */
   readonly counts = { published: 0, received: 0 };
-  private available = false;
+  /** The earliest run_at of the work announced since the last flush; null when there is none. */
+  private availableAt: number | null = null;
   private readonly cancels = new Set<string>();
   private readonly updates = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -58,15 +64,15 @@ export class Notifier {
 
   async start(): Promise<void> {
     // A catch-up after a gap concerns this process only: it is not published.
-    await this.transport.listen(this.receive, () => this.replay(() => this.events.emit("jobs:available")));
+    await this.transport.listen(this.receive, () => this.replay(() => this.events.emit("jobs:available", nowMs())));
     this.events.on("jobs:available", this.onAvailable);
     this.events.on("job:cancel-requested", this.onCancel);
     this.events.on("job:updated", this.onUpdated);
   }
 
-  private readonly onAvailable = (): void => {
+  private readonly onAvailable = (dueAt: number): void => {
     if (this.replaying) return;
-    this.available = true;
+    this.availableAt = Math.min(this.availableAt ?? dueAt, dueAt);
     this.flushSoon();
   };
 
@@ -93,10 +99,10 @@ export class Notifier {
     this.timer = null;
     this.immediate = null;
     const messages: SignalMessage[] = [];
-    if (this.available) messages.push({ o: this.origin, k: "available" });
+    if (this.availableAt !== null) messages.push({ o: this.origin, k: "available", at: this.availableAt });
     for (const ids of chunks(this.cancels)) messages.push({ o: this.origin, k: "cancel", ids });
     for (const ids of chunks(this.updates)) messages.push({ o: this.origin, k: "updated", ids });
-    this.available = false;
+    this.availableAt = null;
     this.cancels.clear();
     this.updates.clear();
     if (messages.length === 0) return this.flushing;
@@ -143,7 +149,8 @@ export class Notifier {
 
 function emitRemote(events: JobEvents, message: SignalMessage): void {
   const name: keyof JobEventMap = message.k === "available" ? "jobs:available" : message.k === "cancel" ? "job:cancel-requested" : "job:updated";
-  if (name === "jobs:available") events.emit(name);
+  // A sender from before `at` existed announced work that was ready when it sent.
+  if (name === "jobs:available") events.emit(name, message.at ?? nowMs());
   else for (const id of message.ids ?? []) events.emit(name, id);
 }
 

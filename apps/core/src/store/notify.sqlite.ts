@@ -56,8 +56,11 @@ export class SqliteSignalTransport implements SignalTransport {
       try {
         const v = version.get() as number;
         if (v === this.lastVersion) return;
+        const rows = since.all(this.lastSeq) as { seq: number; message: string }[];
+        // Only once the rows are read: after a failed read the next tick must try again even if
+        // nothing else is ever committed.
         this.lastVersion = v;
-        for (const row of since.all(this.lastSeq) as { seq: number; message: string }[]) {
+        for (const row of rows) {
           this.lastSeq = row.seq;
           onMessage(JSON.parse(row.message) as SignalMessage);
         }

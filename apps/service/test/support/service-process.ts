@@ -91,6 +91,19 @@ export async function submitTo(proc: ServiceProcess, path: "/jobs" | "/jobs/batc
   return json.jobs ?? [{ id: json.id! }];
 }
 
+/**
+ * Runs `step`; if it throws, the error carries the last lines each process wrote, so that a
+ * failure in CI says what the processes saw and not only what the test waited for.
+ */
+export async function withOutputOf<T>(processes: readonly ServiceProcess[], step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const outputs = processes.map((p) => `--- ${p.name} (pid ${p.pid}) output ---\n${p.output().slice(-4_000) || "(nothing)"}`);
+    throw new Error(`${(error as Error).message}\n${outputs.join("\n")}`, { cause: error });
+  }
+}
+
 /** Stops every process, in parallel; a process that already exited is fine. */
 export async function stopAll(processes: readonly ServiceProcess[]): Promise<void> {
   await Promise.all(processes.map((p) => p.stop()));

@@ -1,0 +1,25 @@
+import { startTestService, type TestService } from "./support/test-service";
+
+let t: TestService;
+beforeAll(async () => {
+  // The safety poll is a minute away: only the dispatcher's due-time wake-ups can start these jobs in time.
+  t = await startTestService("due-work", { POLL_INTERVAL_MS: "60000", RETRY_BASE_MS: "200", RETRY_MAX_MS: "200" });
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+describe("work that is not ready when it is announced starts when it is due, not at the next safety poll", () => {
+  test("a job submitted with delay_ms", async () => {
+    const job = await t.submit({ type: "noop", payload: {}, delay_ms: 300 });
+    const done = await t.waitForJob(job.id, "DONE", 20_000);
+    expect(Date.parse(done.started_at!)).toBeGreaterThanOrEqual(Date.parse(job.run_at));
+  });
+
+  test("a retry after its backoff", async () => {
+    const job = await t.submit({ type: "chaos", payload: { mode: "succeed_on_attempt", attempt: 2 }, max_attempts: 2 });
+    const done = await t.waitForJob(job.id, "DONE", 20_000);
+    expect(done.attempts).toBe(2);
+    expect(Date.parse(done.started_at!)).toBeGreaterThanOrEqual(Date.parse(done.run_at));
+  });
+});
