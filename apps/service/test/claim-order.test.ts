@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore, type NewJob } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
+import { sqliteStatements } from "../../core/src/store/sql.sqlite";
 import { nowMs } from "../../core/src/time";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
+import { createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
 
 let db: TestDatabase;
 let store: JobStore;
@@ -42,5 +43,22 @@ describe("claimBatch reads one index range per type", () => {
 
   test("a claim for a type with no ready work returns nothing", async () => {
     expect(await claim(["fail"], 5)).toEqual([]);
+  });
+});
+
+const describeSqlite = testDialect === "sqlite" ? describe : describe.skip;
+
+describeSqlite("the plans of the hot statements (SQLite)", () => {
+  /** EXPLAIN QUERY PLAN of a Statements entry, with its $n placeholders bound to null. */
+  function plan(text: string): string[] {
+    const sql = text.replace(/\$\d+/g, "?");
+    const args = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => null);
+    return (store.db.direct!.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail);
+  }
+
+  test("the claim reads one range of jobs_claim_idx per type and never scans the table", () => {
+    const steps = plan(sqliteStatements.claimBatch(3));
+    expect(steps.filter((s) => s === "SEARCH jobs USING INDEX jobs_claim_idx (status=? AND type=?)")).toHaveLength(3);
+    expect(steps.filter((s) => /^SCAN jobs\b/.test(s))).toEqual([]);
   });
 });
