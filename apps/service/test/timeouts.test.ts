@@ -63,3 +63,32 @@ describe("timeouts", () => {
     expect(done.attempts).toBe(1);
   });
 });
+
+describe("a retry claimed again before its previous attempt's outcome has been handled", () => {
+  test("the new attempt is still timed out and its thread terminated: the job ends FAILED, not RUNNING for ever", async () => {
+    const { store } = t.service;
+    const settle = store.settle.bind(store);
+    let jobId = "";
+    // Holds the first attempt's recorded retry until the safety poll has claimed the job again,
+    // the order a loaded machine can produce on its own.
+    store.settle = async (outcomes) => {
+      const held = await settle(outcomes);
+      if (outcomes.some((o) => o.id === jobId && o.status === "PENDING")) {
+        await waitFor("the second attempt to be claimed", async () => ((await store.get(jobId))?.attempts === 2 ? true : undefined));
+      }
+      return held;
+    };
+    try {
+      const stuck = await t.submit({ type: "chaos", payload: { mode: "spin" }, timeout_ms: 100, max_attempts: 2 });
+      jobId = stuck.id;
+      const failed = await t.waitForJob(stuck.id, "FAILED");
+      expect(failed.error_history.map((e) => [e.attempt, e.name])).toEqual([
+        [1, "TimeoutError"],
+        [2, "TimeoutError"],
+      ]);
+      await fullPool();
+    } finally {
+      store.settle = settle;
+    }
+  });
+});

@@ -235,8 +235,12 @@ export class Dispatcher {
       if (held && decided.status === "PENDING") this.deps.events.emit("jobs:available", decided.runAt!);
       this.deps.events.emit("job:updated", job.id);
     } finally {
-      this.running.delete(job.id);
-      this.progressDue.delete(job.id);
+      // Once a retry or a give-back is committed the job can be claimed again, by this process
+      // too, before this line runs: the map may already hold the next attempt, which must stay.
+      if (this.running.get(job.id) === run) {
+        this.running.delete(job.id);
+        this.progressDue.delete(job.id);
+      }
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
