@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { sqlitePath } from "../../core/src/store/database";
+import type { JobStore } from "../../core/src/store/job-store";
 import { startTestService, type TestService } from "./support/test-service";
 import { testDialect } from "./support/test-database";
 import { waitFor } from "./support/wait";
@@ -43,6 +44,32 @@ async function holdWriteLock(file: string, releaseAfterMs: number | null): Promi
       if (releaseAfterMs === null) worker.postMessage("release");
       await released;
       await worker.terminate();
+    },
+  };
+}
+
+/**
+ * Makes the database refuse the status updates `when` matches (a trigger, as a locked or read-only
+ * database would) until lift(), and counts the calls of `store[method]` that failed meanwhile.
+ */
+async function refuse(store: JobStore, method: "settle" | "claimBatch", when: string): Promise<{ count(): number; lift(): Promise<void> }> {
+  await store.db.prisma.$executeRawUnsafe(`CREATE TRIGGER refuse BEFORE UPDATE OF status ON jobs WHEN ${when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+  let failed = 0;
+  const original = store[method];
+  const counting = (...args: Parameters<typeof original>) =>
+    (original as (...a: typeof args) => Promise<unknown>).apply(store, args).catch((error: unknown) => {
+      failed++;
+      throw error;
+    });
+  Object.assign(store, { [method]: counting });
+  let lifted = false;
+  return {
+    count: () => failed,
+    async lift() {
+      if (lifted) return;
+      lifted = true;
+      await store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse");
+      Object.assign(store, { [method]: original });
     },
   };
 }
@@ -93,48 +120,30 @@ describeSqlite("storage trouble (SQLite)", () => {
     const job = await t.submit({ type: "sleep", payload: { ms: 300 } });
     await t.waitForJob(job.id, "RUNNING");
     // The database itself refuses this job's DONE (as it would while locked or read-only).
-    await store.db.prisma.$executeRawUnsafe(
-      `CREATE TRIGGER refuse_settle BEFORE UPDATE OF status ON jobs WHEN NEW.id = '${job.id}' AND NEW.status = 'DONE'
-       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
-    );
-    let refused = 0;
-    const settle = store.settle.bind(store);
-    store.settle = (outcomes) => settle(outcomes).catch((error: unknown) => {
-      refused++;
-      throw error;
-    });
+    const refusal = await refuse(store, "settle", `NEW.id = '${job.id}' AND NEW.status = 'DONE'`);
     try {
-      await waitFor("a refused write of the outcome", () => (refused > 0 ? true : undefined));
-      await store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse_settle");
+      await waitFor("a refused write of the outcome", () => (refusal.count() > 0 ? true : undefined));
+      await refusal.lift();
       const done = await t.waitForJob(job.id, "DONE");
       expect(done.attempts).toBe(1);
       expect(done.error_history).toEqual([]);
     } finally {
-      store.settle = settle;
+      await refusal.lift();
     }
   });
 
   test("a claim the database refuses is tried again soon, not at the next safety poll", async () => {
     const own = await startTestService("storage_trouble_claim", { POLL_INTERVAL_MS: "60000" });
     const { store } = own.service;
-    await store.db.prisma.$executeRawUnsafe(
-      `CREATE TRIGGER refuse_claim BEFORE UPDATE OF status ON jobs WHEN NEW.status = 'RUNNING'
-       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
-    );
-    let refused = 0;
-    const claimBatch = store.claimBatch.bind(store);
-    store.claimBatch = (args) => claimBatch(args).catch((error: unknown) => {
-      refused++;
-      throw error;
-    });
+    const refusal = await refuse(store, "claimBatch", "NEW.status = 'RUNNING'");
     try {
       const job = await own.submit({ type: "noop", payload: {} });
-      await waitFor("a refused claim", () => (refused > 0 ? true : undefined));
-      await store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse_claim");
+      await waitFor("a refused claim", () => (refusal.count() > 0 ? true : undefined));
+      await refusal.lift();
       // Nothing else will announce the job, and the safety poll is a minute away.
       await own.waitForJob(job.id, "DONE", 20_000);
     } finally {
-      store.claimBatch = claimBatch;
+      await refusal.lift();
       await own.stop();
     }
   });

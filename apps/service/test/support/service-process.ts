@@ -17,6 +17,8 @@ export interface ServiceProcess {
   output(): string;
   /** Sends a signal (SIGKILL simulates a crash) and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a signal that does not end the process (SIGSTOP freezes it, SIGCONT resumes it). */
+  signal(signal: NodeJS.Signals): void;
   /** SIGTERM: the graceful shutdown. Waits for the exit; SIGKILL after `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -61,6 +63,9 @@ export async function startServiceProcess(name: string, env: Record<string, stri
     async kill(signal = "SIGKILL") {
       if (!gone) child.kill(signal);
       await exited;
+    },
+    signal(signal) {
+      if (!gone) child.kill(signal);
     },
     async stop(timeoutMs = 20_000) {
       if (gone) return;
