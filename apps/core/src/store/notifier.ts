@@ -149,7 +149,7 @@ export class Notifier {
 
 function emitRemote(events: JobEvents, message: SignalMessage): void {
   const name: keyof JobEventMap = message.k === "available" ? "jobs:available" : message.k === "cancel" ? "job:cancel-requested" : "job:updated";
-  // `at` is absent only from messages of other kinds; ready now is the safe reading.
+  // Every "available" message carries `at` (the type, shared with the other kinds, cannot say so).
   if (name === "jobs:available") events.emit(name, message.at ?? nowMs());
   else for (const id of message.ids ?? []) events.emit(name, id);
 }
