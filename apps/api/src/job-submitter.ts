@@ -12,6 +12,7 @@ import { submitJobSchema } from "./jobs.schemas";
 /** Deeper payloads are refused: they cost stack and CPU in every JSON pass and serve no real job. */
 export const MAX_PAYLOAD_DEPTH = 32;
 const GROUP_COMMIT_MAX = 1_000;
+const DUE_TIMES_ANNOUNCED = 100;
 
 export interface Submitted {
   job: JobRow;
@@ -104,11 +105,16 @@ export class JobSubmitter {
     return key === null ? null : { key, requestHash: hashRequest(body) };
   }
 
-  /** Wakes the dispatchers (here and, through the notifier, elsewhere) and tells metrics and live views. */
+  /**
+   * Wakes the dispatchers (here and, through the notifier, elsewhere) once per distinct due time
+   * (whole ms; the earliest DUE_TIMES_ANNOUNCED, later ones are found by the safety poll), and
+   * tells metrics and live views.
+   */
   private announce(jobs: readonly NewJob[], inserted: Set<string>): void {
     if (inserted.size === 0) return;
     const stored = jobs.filter((j) => inserted.has(j.id));
-    this.events.emit("jobs:available", stored.reduce((earliest, j) => Math.min(earliest, j.runAt), Infinity));
+    const dueTimes = [...new Set(stored.map((j) => Math.ceil(j.runAt)))].sort((x, y) => x - y);
+    for (const dueAt of dueTimes.slice(0, DUE_TIMES_ANNOUNCED)) this.events.emit("jobs:available", dueAt);
     this.events.emit("jobs:submitted", stored);
   }
 

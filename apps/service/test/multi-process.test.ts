@@ -103,15 +103,15 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
     expect(executions().size).toBe(0);
   });
 
-  test("a delayed job submitted to an API process starts on a worker process when due, not at the worker's safety poll", async () => {
-    const [job] = await submitTo(apis[0]!, "/jobs", { type: "hash", payload: { data: "later", iterations: 10 }, delay_ms: 300 });
+  test("delayed jobs submitted to an API process start on a worker process when due, not at the worker's safety poll", async () => {
+    const jobs = await submitTo(apis[0]!, "/jobs/batch", { jobs: [600, 300].map((delay_ms) => ({ type: "hash", payload: { data: "later", iterations: 10 }, delay_ms })) });
     const done = await withOutputOf(everyProcess(), () =>
-      waitFor("the delayed hash job to be DONE", async () => {
-        const row = await observer.get(job!.id);
-        return row?.status === "DONE" ? row : undefined;
+      waitFor("the delayed hash jobs to be DONE", async () => {
+        const rows = await Promise.all(jobs.map((j) => observer.get(j.id)));
+        return rows.every((row) => row?.status === "DONE") ? rows : undefined;
       }, { timeoutMs: 20_000 }),
     );
-    expect(done.startedAt!).toBeGreaterThanOrEqual(done.runAt);
+    for (const row of done) expect(row!.startedAt!).toBeGreaterThanOrEqual(row!.runAt);
   });
 
   test(`${JOBS} jobs submitted through every API run exactly once each; a worker SIGKILLed mid-run loses none`, async () => {

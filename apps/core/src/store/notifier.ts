@@ -8,14 +8,18 @@ import { SqliteSignalTransport } from "./notify.sqlite";
 
 /**
  * One message between processes: `o` the sending process, `k` the kind, `ids` the jobs
- * concerned, `at` (available only) the earliest run_at of the work announced.
+ * concerned, `at` (available only) when the work announced is due: distinct run_at values in
+ * whole ms, ascending, the earliest DUE_TIMES_PER_MESSAGE of them.
  */
 export interface SignalMessage {
   o: string;
   k: "available" | "cancel" | "updated";
   ids?: string[];
-  at?: number;
+  at?: number[];
 }
+
+/** Later due times are left to the receivers' safety poll; a NOTIFY payload stays small. */
+const DUE_TIMES_PER_MESSAGE = 100;
 
 /** How messages travel between the processes sharing a database; one implementation per dialect. */
 export interface SignalTransport {
@@ -45,8 +49,8 @@ export class Notifier {
   readonly origin = randomBytes(6).toString("hex");
   /** Messages sent and received from other processes, for tests and metrics. */
   readonly counts = { published: 0, received: 0 };
-  /** The earliest run_at of the work announced since the last flush; null when there is none. */
-  private availableAt: number | null = null;
+  /** When the work announced since the last flush is due (whole ms). */
+  private readonly dueTimes = new Set<number>();
   private readonly cancels = new Set<string>();
   private readonly updates = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -72,7 +76,7 @@ export class Notifier {
 
   private readonly onAvailable = (dueAt: number): void => {
     if (this.replaying) return;
-    this.availableAt = Math.min(this.availableAt ?? dueAt, dueAt);
+    this.dueTimes.add(Math.ceil(dueAt));
     this.flushSoon();
   };
 
@@ -99,10 +103,10 @@ export class Notifier {
     this.timer = null;
     this.immediate = null;
     const messages: SignalMessage[] = [];
-    if (this.availableAt !== null) messages.push({ o: this.origin, k: "available", at: this.availableAt });
+    if (this.dueTimes.size > 0) messages.push({ o: this.origin, k: "available", at: [...this.dueTimes].sort((a, b) => a - b).slice(0, DUE_TIMES_PER_MESSAGE) });
     for (const ids of chunks(this.cancels)) messages.push({ o: this.origin, k: "cancel", ids });
     for (const ids of chunks(this.updates)) messages.push({ o: this.origin, k: "updated", ids });
-    this.availableAt = null;
+    this.dueTimes.clear();
     this.cancels.clear();
     this.updates.clear();
     if (messages.length === 0) return this.flushing;
@@ -150,7 +154,7 @@ export class Notifier {
 function emitRemote(events: JobEvents, message: SignalMessage): void {
   const name: keyof JobEventMap = message.k === "available" ? "jobs:available" : message.k === "cancel" ? "job:cancel-requested" : "job:updated";
   // Every "available" message carries `at` (the type, shared with the other kinds, cannot say so).
-  if (name === "jobs:available") events.emit(name, message.at ?? nowMs());
+  if (name === "jobs:available") for (const dueAt of message.at ?? [nowMs()]) events.emit(name, dueAt);
   else for (const id of message.ids ?? []) events.emit(name, id);
 }
 
