@@ -76,14 +76,16 @@ export async function startServiceProcess(name: string, env: Record<string, stri
     },
   };
   try {
-    await waitFor(`${name} to be ready on ${baseUrl}`, async () => {
-      if (gone) throw new Error(`${name} exited before it was ready:\n${output}`);
-      const res = await fetch(`${baseUrl}/readyz`).catch(() => null);
-      return res?.status === 200 ? true : undefined;
-    }, { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 50 });
+    await withOutputOf([proc], () =>
+      waitFor(`${name} to be ready on ${baseUrl}`, async () => {
+        if (gone) throw new Error(`${name} exited before it was ready`);
+        const res = await fetch(`${baseUrl}/readyz`).catch(() => null);
+        return res?.status === 200 ? true : undefined;
+      }, { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 50 }),
+    );
   } catch (error) {
     await proc.kill();
-    throw new Error(`${(error as Error).message}\n--- ${name} output ---\n${output}`);
+    throw error;
   }
   return proc;
 }
