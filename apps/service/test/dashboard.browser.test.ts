@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { projectRoot } from "../../core/src/paths";
 import { startTestService, type TestService } from "./support/test-service";
+import { waitFor } from "./support/wait";
 
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core (never a
@@ -82,6 +83,14 @@ describeWithBrowser("the dashboard in Chromium", () => {
     await page.click("#cancel-job");
     await page.waitForSelector(row(waiting.id, "CANCELLED"), { timeout: 30_000 });
     await page.waitForSelector("#retry-job:not([disabled])");
+    // The retry's answer (PENDING) reaches the page only after the job has run and its DONE
+    // update came over the WebSocket: the page must not let the older answer win.
+    await page.route(`**/jobs/${waiting.id}/retry`, async (route) => {
+      const answer = await route.fetch();
+      await waitFor("the retried job to be DONE", async () => ((await t.http.get(`/jobs/${waiting.id}`).set(api())).body.status === "DONE" ? true : undefined), { timeoutMs: 30_000 });
+      await page.waitForSelector(row(waiting.id, "DONE"), { timeout: 30_000 });
+      await route.fulfill({ response: answer });
+    });
     await page.click("#retry-job");
     await page.waitForSelector(row(waiting.id, "DONE"), { timeout: 30_000 });
     await page.waitForSelector(`#detail[data-job-id="${waiting.id}"][data-status="DONE"]`, { timeout: 30_000 });

@@ -17,6 +17,7 @@
     jobs: new Map(), // id → job resource, the rows on screen
     filter: { status: "", type: "" },
     selected: null,
+    detail: null, // the job resource the detail view shows
     socket: null,
     reconnectMs: 500,
     statsTimer: null,
@@ -135,14 +136,16 @@
     renderTable();
   }
 
+  // Updates can arrive out of order (an HTTP answer after a later WebSocket update, or across
+  // reconnects): a view keeps the newest state it has seen of a job.
+  const isStale = (shown, job) => shown !== undefined && shown !== null && shown.id === job.id && shown.updated_at > job.updated_at;
+
   const matches = (job) => (!state.filter.status || job.status === state.filter.status) && (!state.filter.type || job.type === state.filter.type);
 
   function upsert(job) {
     const known = state.jobs.has(job.id);
     if (matches(job)) {
-      const previous = state.jobs.get(job.id);
-      // Updates can arrive out of order across reconnects: keep the newest state.
-      if (previous && previous.updated_at > job.updated_at) return;
+      if (isStale(state.jobs.get(job.id), job)) return;
       state.jobs.set(job.id, job);
     } else if (known) {
       state.jobs.delete(job.id);
@@ -214,6 +217,8 @@
   }
 
   function renderDetail(job) {
+    if (isStale(state.detail, job)) return;
+    state.detail = job;
     $("detail").hidden = false;
     $("detail").dataset.jobId = job.id;
     $("detail").dataset.status = job.status;
@@ -326,6 +331,7 @@
     $("retry-job").addEventListener("click", () => act("retry"));
     $("detail-close").addEventListener("click", () => {
       state.selected = null;
+      state.detail = null;
       $("detail").hidden = true;
       renderTable();
     });
