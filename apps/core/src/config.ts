@@ -34,7 +34,9 @@ const envSchema = z.object({
   WORKER_JOB_TYPES: list.optional(),
   CPU_THREADS: int(1, 1024).default(cores),
   IO_THREADS: int(1, 1024).default(Math.max(1, Math.ceil(cores / 2))),
-  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(32),
+  // 64 rather than 32: claims of ~20 rows instead of ~10, and a claim's cost is mostly per
+  // statement (drain 4.9k → 6.3k jobs/s, alternated runs).
+  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(64),
   THREAD_MAX_OLD_GENERATION_MB: int(16, 65_536).default(256),
   LEASE_MS: int(1_000).default(30_000),
   HEARTBEAT_MS: int(100).optional(),
