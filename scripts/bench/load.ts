@@ -24,24 +24,39 @@ export interface LoadOptions {
   durationS?: number;
 }
 
-/** Keep-alive POSTs of one JSON body from `connections` connections (autocannon). */
+/**
+ * Keep-alive POSTs of one JSON body from `connections` connections (autocannon). The rate is
+ * timed from the start to the last response: with `amount`, autocannon's own duration runs
+ * on to its next one-second sample tick (2,000 requests answered in 1.12 s were reported as
+ * taking 2.02 s), which understated the bulk stage by up to a second in five to nine.
+ */
 export async function postLoad(o: LoadOptions): Promise<LoadResult> {
-  const result = await autocannon({
-    url: o.url,
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(o.body),
-    connections: o.connections,
-    ...(o.amount !== undefined ? { amount: o.amount } : { duration: o.durationS ?? 10 }),
-    timeout: 30,
+  let startedAt = performance.now();
+  let lastResponseAt = startedAt;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const run = autocannon(
+      {
+        url: o.url,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(o.body),
+        connections: o.connections,
+        ...(o.amount !== undefined ? { amount: o.amount } : { duration: o.durationS ?? 10 }),
+        timeout: 30,
+      },
+      (error, finished) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(finished)),
+    );
+    run.on("start", () => (startedAt = performance.now()));
+    run.on("response", () => (lastResponseAt = performance.now()));
   });
   const ok = result["2xx"];
+  const durationS = Math.max(lastResponseAt - startedAt, 1) / 1_000;
   return {
-    okPerSecond: ok / (result.duration || 1),
+    okPerSecond: ok / durationS,
     ok,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    durationS: result.duration,
+    durationS: Math.round(durationS * 1_000) / 1_000,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
   };
