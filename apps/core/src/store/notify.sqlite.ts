@@ -9,7 +9,7 @@ const KEEP_MS = 60_000;
 const PRUNE_EVERY_MS = 10_000;
 
 /**
- * SQLite has no NOTIFY, so messages are rows of job_signals, appended through the store's
+ * SQLite has no NOTIFY, so messages are rows of job_signals, appended on the store's direct
  * connection after the commits they announce. Each process watches the file with
  * `PRAGMA data_version` on a dedicated connection every `pollMs` (a read of shared memory, a
  * few µs; it changes when any other connection commits) and only then reads the rows it has
@@ -24,6 +24,7 @@ export class SqliteSignalTransport implements SignalTransport {
   private lastSeq = 0;
   private lastVersion = -1;
   private lastPrune = 0;
+  private writes: { append: BetterSqlite3.Statement; prune: BetterSqlite3.Statement } | null = null;
 
   constructor(
     private readonly db: Database,
@@ -32,15 +33,12 @@ export class SqliteSignalTransport implements SignalTransport {
   ) {}
 
   async publish(messages: readonly SignalMessage[]): Promise<void> {
+    const { append, prune } = (this.writes ??= prepareWrites(this.db));
     const now = nowMs();
-    await this.db.prisma.$executeRawUnsafe(
-      "INSERT INTO job_signals (message, created_at) SELECT value, ? FROM json_each(?)",
-      now,
-      JSON.stringify(messages.map((m) => JSON.stringify(m))),
-    );
+    append.run(now, JSON.stringify(messages.map((m) => JSON.stringify(m))));
     if (now - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now;
-      await this.db.prisma.$executeRawUnsafe("DELETE FROM job_signals WHERE created_at < ?", now - KEEP_MS);
+      prune.run(now - KEEP_MS);
     }
   }
 
@@ -78,4 +76,17 @@ export class SqliteSignalTransport implements SignalTransport {
     this.reader?.close();
     this.reader = null;
   }
+}
+
+/**
+ * The signal writes run on the store's direct connection as prepared statements, like the other
+ * hot-path statements: a submission publishes a wake-up each time, and through Prisma each
+ * publish cost a prepare and its query engine on the main thread.
+ */
+function prepareWrites(db: Database): { append: BetterSqlite3.Statement; prune: BetterSqlite3.Statement } {
+  if (!db.direct) throw new Error("SQLite signals are written on the store's direct connection, which this database has not opened");
+  return {
+    append: db.direct.prepare("INSERT INTO job_signals (message, created_at) SELECT value, ? FROM json_each(?)"),
+    prune: db.direct.prepare("DELETE FROM job_signals WHERE created_at < ?"),
+  };
 }
