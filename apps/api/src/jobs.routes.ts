@@ -34,8 +34,10 @@ export function jobRoutes({ store, submitter, registry, config, events }: JobRou
   router.post("/jobs/batch", requireJson, async (req, res) => {
     const { jobs } = parseOr400(submitBatchSchema, req.body);
     const idempotency = JobSubmitter.idempotency(idempotencyKeyOf(req), req.body);
+    // Each job of the batch stores "<key> <index>": a client's key has no space in it, so no
+    // single submission's key can ever be one of these.
     const prepared = jobs.map((body, index) =>
-      submitter.prepare(body, ["jobs", index], idempotency && { key: `${idempotency.key}#${index}`, requestHash: idempotency.requestHash }),
+      submitter.prepare(body, ["jobs", index], idempotency && { key: `${idempotency.key} ${index}`, requestHash: idempotency.requestHash }),
     );
     const { jobs: rows, replayed } = await submitter.submitBatch(prepared);
     if (replayed) res.set("Idempotent-Replayed", "true");

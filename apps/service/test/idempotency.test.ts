@@ -87,8 +87,23 @@ describe("Idempotency-Key on POST /jobs/batch", () => {
     expect(again.status).toBe(202);
     expect(again.headers["idempotent-replayed"]).toBe("true");
     expect(again.body.jobs.map((j: { id: string }) => j.id)).toEqual(first.body.jobs.map((j: { id: string }) => j.id));
-    expect(await rowsWithKey("batch-1#0")).toBe(1);
-    expect(await rowsWithKey("batch-1#1")).toBe(1);
+    expect(await rowsWithKey("batch-1 0")).toBe(1);
+    expect(await rowsWithKey("batch-1 1")).toBe(1);
+  });
+
+  test("a single submission's key never matches a job of a batch, whatever the key", async () => {
+    const batchAnswer = await t.http.post("/jobs/batch").set("Idempotency-Key", "batch-3").send(batch);
+    expect(batchAnswer.status).toBe(202);
+    for (const key of ["batch-3#0", "batch-3-0", "batch-3_0"]) {
+      const single = await t.http.post("/jobs").set("Idempotency-Key", key).send({ type: "noop", payload: { n: 1 } });
+      expect(single.status).toBe(202);
+      expect(single.headers["idempotent-replayed"]).toBeUndefined();
+      expect(batchAnswer.body.jobs.map((j: { id: string }) => j.id)).not.toContain(single.body.id);
+    }
+    // A space is how the batch's keys are told apart, and a client's key cannot hold one.
+    const spaced = await t.http.post("/jobs").set("Idempotency-Key", "batch-3 0").send({ type: "noop", payload: { n: 1 } });
+    expect(spaced.status).toBe(400);
+    expect(spaced.body.errors[0].field).toBe("header.Idempotency-Key");
   });
 
   test("the same key with another batch is a 422 problem", async () => {
