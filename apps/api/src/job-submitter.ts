@@ -6,7 +6,7 @@ import type { HandlerRegistry } from "../../core/src/handlers/registry";
 import { HttpProblem, parseOr400 } from "../../core/src/http/problem";
 import type { JobRow } from "../../core/src/jobs/job";
 import type { JobStore, NewJob } from "../../core/src/store/job-store";
-import { nowMs } from "../../core/src/time";
+import { earliestDistinctMs, nowMs } from "../../core/src/time";
 import { WriteBatcher } from "../../core/src/write-batcher";
 import { submitJobSchema } from "./jobs.schemas";
 
@@ -116,8 +116,7 @@ export class JobSubmitter {
   private announce(jobs: readonly NewJob[], inserted: Set<string>): void {
     if (inserted.size === 0) return;
     const stored = jobs.filter((j) => inserted.has(j.id));
-    const dueTimes = [...new Set(stored.map((j) => Math.ceil(j.runAt)))].sort((x, y) => x - y);
-    for (const dueAt of dueTimes.slice(0, DUE_TIMES_ANNOUNCED)) this.events.emit("jobs:available", dueAt);
+    for (const dueAt of earliestDistinctMs(stored.map((j) => j.runAt), DUE_TIMES_ANNOUNCED)) this.events.emit("jobs:available", dueAt);
     this.events.emit("jobs:submitted", stored);
   }
 

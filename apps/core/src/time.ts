@@ -11,3 +11,11 @@ export function nowMs(): number {
 export function toIso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
+
+/**
+ * The distinct whole milliseconds among `instants` (rounded up, so never before the instant),
+ * ascending, the earliest `limit` of them: the due times a "jobs:available" announcement carries.
+ */
+export function earliestDistinctMs(instants: Iterable<number>, limit: number): number[] {
+  return [...new Set(Array.from(instants, (ms) => Math.ceil(ms)))].sort((a, b) => a - b).slice(0, limit);
+}

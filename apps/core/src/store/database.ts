@@ -20,14 +20,39 @@ export interface Database {
   /** PostgreSQL only: the schema the tables live in (search_path). */
   readonly schema?: string;
   /**
-   * SQLite only: a connection of our own that runs the Statements (JobStore.query) as cached
-   * prepared statements, and so carries every write of the hot path. Through Prisma the same
-   * statement costs a prepare and the query engine on every call (0.5 ms for the claim,
-   * 1.2 ms for a settle, measured). Both connections run synchronously on this thread, so
-   * their statements never overlap; only an interactive Prisma transaction, held across an
-   * await, would make this one wait for the write lock — do not use one on SQLite.
+   * SQLite only: a connection of our own that runs the Statements and the signal writes as
+   * cached prepared statements (runDirect), and so carries every write of the hot path. Through
+   * Prisma the same statement costs a prepare and the query engine on every call (0.5 ms for
+   * the claim, 1.2 ms for a settle, measured). Both connections run synchronously on this
+   * thread, so their statements never overlap; only an interactive Prisma transaction, held
+   * across an await, would make this one wait for the write lock — do not use one on SQLite.
    */
   readonly direct?: BetterSqlite3.Database;
+}
+
+const preparedByConnection = new WeakMap<BetterSqlite3.Database, Map<string, { statement: BetterSqlite3.Statement; order: number[] }>>();
+
+/**
+ * Runs a statement written with `$1 … $n` (as in PostgreSQL) on SQLite's direct connection,
+ * prepared once per connection: `$2 … $1 … $2` becomes `? … ? … ?` bound in the order
+ * [2, 1, 2], as better-sqlite3 binds arrays by position only. Returns the rows of a statement
+ * that returns any, else the run's result.
+ */
+export function runDirect<T>(direct: BetterSqlite3.Database, sql: string, args: readonly unknown[]): T {
+  let prepared = preparedByConnection.get(direct);
+  if (!prepared) preparedByConnection.set(direct, (prepared = new Map()));
+  let cached = prepared.get(sql);
+  if (!cached) {
+    const order: number[] = [];
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+      order.push(Number(n));
+      return "?";
+    });
+    cached = { statement: direct.prepare(text), order };
+    prepared.set(sql, cached);
+  }
+  const params = cached.order.map((i) => args[i - 1]);
+  return (cached.statement.reader ? cached.statement.all(...params) : cached.statement.run(...params)) as T;
 }
 
 export function dialectOf(url: string): Dialect {

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type BetterSqlite3 from "better-sqlite3";
 import { FINISHED_STATUSES, type JobRow, type JobStatus } from "../jobs/job";
 import { nowMs } from "../time";
-import type { Database } from "./database";
+import { type Database, runDirect } from "./database";
 import { postgresqlStatements } from "./sql.postgresql";
 import { sqliteStatements } from "./sql.sqlite";
 import type { Statements } from "./statements";
@@ -82,26 +81,7 @@ export class JobStore {
   /** Runs one of the dialect's statements: on SQLite as a cached prepared statement of the direct connection. */
   private async query<T>(sql: string, ...args: unknown[]): Promise<T> {
     if (!this.db.direct) return this.prisma.$queryRawUnsafe<T>(sql, ...args);
-    const { statement, order } = this.prepared(this.db.direct, sql);
-    const params = order.map((i) => args[i - 1]);
-    return (statement.reader ? statement.all(...params) : statement.run(...params)) as T;
-  }
-
-  private readonly statements = new Map<string, { statement: BetterSqlite3.Statement; order: number[] }>();
-
-  /** `$2 … $1 … $2` → `? … ? … ?` with order [2, 1, 2]: better-sqlite3 binds arrays by position only. */
-  private prepared(direct: BetterSqlite3.Database, sql: string): { statement: BetterSqlite3.Statement; order: number[] } {
-    let cached = this.statements.get(sql);
-    if (!cached) {
-      const order: number[] = [];
-      const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
-        order.push(Number(n));
-        return "?";
-      });
-      cached = { statement: direct.prepare(text), order };
-      this.statements.set(sql, cached);
-    }
-    return cached;
+    return runDirect<T>(this.db.direct, sql, args);
   }
 
   /** Inserts the jobs in one statement. Returns the ids inserted; a job whose idempotency key already exists is skipped. */

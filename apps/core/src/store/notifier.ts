@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { JobEventMap, JobEvents } from "../events";
 import type { Logger } from "../logger";
-import { nowMs } from "../time";
+import { earliestDistinctMs, nowMs } from "../time";
 import type { Database } from "./database";
 import { PostgresSignalTransport } from "./notify.postgresql";
 import { SqliteSignalTransport } from "./notify.sqlite";
@@ -49,7 +49,7 @@ export class Notifier {
   readonly origin = randomBytes(6).toString("hex");
   /** Messages sent and received from other processes, for tests and metrics. */
   readonly counts = { published: 0, received: 0 };
-  /** When the work announced since the last flush is due (whole ms). */
+  /** When the work announced since the last flush is due. */
   private readonly dueTimes = new Set<number>();
   private readonly cancels = new Set<string>();
   private readonly updates = new Set<string>();
@@ -76,7 +76,7 @@ export class Notifier {
 
   private readonly onAvailable = (dueAt: number): void => {
     if (this.replaying) return;
-    this.dueTimes.add(Math.ceil(dueAt));
+    this.dueTimes.add(dueAt);
     this.flushSoon();
   };
 
@@ -103,7 +103,7 @@ export class Notifier {
     this.timer = null;
     this.immediate = null;
     const messages: SignalMessage[] = [];
-    if (this.dueTimes.size > 0) messages.push({ o: this.origin, k: "available", at: [...this.dueTimes].sort((a, b) => a - b).slice(0, DUE_TIMES_PER_MESSAGE) });
+    if (this.dueTimes.size > 0) messages.push({ o: this.origin, k: "available", at: earliestDistinctMs(this.dueTimes, DUE_TIMES_PER_MESSAGE) });
     for (const ids of chunks(this.cancels)) messages.push({ o: this.origin, k: "cancel", ids });
     for (const ids of chunks(this.updates)) messages.push({ o: this.origin, k: "updated", ids });
     this.dueTimes.clear();

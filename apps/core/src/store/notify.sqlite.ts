@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import type { Logger } from "../logger";
 import { nowMs } from "../time";
-import { type Database, sqlitePath } from "./database";
+import { type Database, runDirect, sqlitePath } from "./database";
 import type { SignalMessage, SignalTransport } from "./notifier";
 
 /** Signals older than this are deleted; a process that was stopped longer than this resyncs from the table of jobs anyway. */
@@ -24,7 +24,6 @@ export class SqliteSignalTransport implements SignalTransport {
   private lastSeq = 0;
   private lastVersion = -1;
   private lastPrune = 0;
-  private writes: { append: BetterSqlite3.Statement; prune: BetterSqlite3.Statement } | null = null;
 
   constructor(
     private readonly db: Database,
@@ -33,12 +32,15 @@ export class SqliteSignalTransport implements SignalTransport {
   ) {}
 
   async publish(messages: readonly SignalMessage[]): Promise<void> {
-    const { append, prune } = (this.writes ??= prepareWrites(this.db));
+    // On the direct connection, prepared once, like the store's hot statements: a submission
+    // publishes a wake-up each time, and through Prisma each cost a prepare and its query engine.
+    const direct = this.db.direct;
+    if (!direct) throw new Error("SQLite signals are written on the store's direct connection, which this database has not opened");
     const now = nowMs();
-    append.run(now, JSON.stringify(messages.map((m) => JSON.stringify(m))));
+    runDirect(direct, "INSERT INTO job_signals (message, created_at) SELECT value, $1 FROM json_each($2)", [now, JSON.stringify(messages.map((m) => JSON.stringify(m)))]);
     if (now - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now;
-      prune.run(now - KEEP_MS);
+      runDirect(direct, "DELETE FROM job_signals WHERE created_at < $1", [now - KEEP_MS]);
     }
   }
 
@@ -78,15 +80,3 @@ export class SqliteSignalTransport implements SignalTransport {
   }
 }
 
-/**
- * The signal writes run on the store's direct connection as prepared statements, like the other
- * hot-path statements: a submission publishes a wake-up each time, and through Prisma each
- * publish cost a prepare and its query engine on the main thread.
- */
-function prepareWrites(db: Database): { append: BetterSqlite3.Statement; prune: BetterSqlite3.Statement } {
-  if (!db.direct) throw new Error("SQLite signals are written on the store's direct connection, which this database has not opened");
-  return {
-    append: db.direct.prepare("INSERT INTO job_signals (message, created_at) SELECT value, ? FROM json_each(?)"),
-    prune: db.direct.prepare("DELETE FROM job_signals WHERE created_at < ?"),
-  };
-}
