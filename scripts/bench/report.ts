@@ -43,6 +43,8 @@ export function buildReport(raw: Record<string, unknown>): Row[] {
     if (ratio !== null) add("submit", "share of the ceiling", `${(ratio * 100).toFixed(0)}%`);
     const p99Limit = f.ceiling ? 1.5 * f.ceiling.latencyP99Ms : null;
     add("submit", "latency p50 / p99", `${ms(s.latencyP50Ms)} / ${ms(s.latencyP99Ms)}`, p99Limit === null ? "p99 ≤ 1.5× ceiling" : `p99 ≤ ${ms(p99Limit)}`, p99Limit === null ? null : s.latencyP99Ms <= p99Limit);
+    const apiShare = f.ceiling ? ` (${((s.apiOnly.okPerSecond / f.ceiling.okPerSecond) * 100).toFixed(0)}% of the ceiling)` : "";
+    add("submit", "same load, ROLE=api (no worker in the process): jobs/s", `${n0(s.apiOnly.okPerSecond)}${apiShare}`);
     add("submit", "non-2xx / errors; rows stored vs 202s", `${s.non2xx} / ${s.errors}; ${n0(s.stored)} vs ${n0(s.ok + s.warmupOk)}`, "every 202 stored", s.stored >= s.ok + s.warmupOk);
   }
   if (f.bulk) add("bulk", "POST /jobs/batch ×1,000, 4 conns: jobs/s", n0(f.bulk.jobsPerSecond), "≥ 50,000", f.bulk.jobsPerSecond >= 50_000);

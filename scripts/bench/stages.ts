@@ -92,19 +92,31 @@ export class Stages {
     }
   }
 
-  /** 64 connections posting one noop job each request, after a warm-up. */
-  async submit(): Promise<LoadResult & { warmupOk: number; stored: number; peakRssMb: number | null }> {
+  /**
+   * 64 connections posting one noop job each request, after a warm-up. Then the same load on
+   * a ROLE=api process (no dispatcher, no threads): not a target, but it splits the all-in-one's
+   * cost between the API path and running the accepted jobs on the same main thread.
+   */
+  async submit(): Promise<LoadResult & { warmupOk: number; stored: number; peakRssMb: number | null; apiOnly: LoadResult }> {
     const file = this.freshDb("submit");
     const service = await this.service(file);
+    let allInOne: LoadResult & { warmupOk: number; stored: number; peakRssMb: number | null };
     try {
       const result = await this.submitLoad(`${service.url}/jobs`);
       const db = new JobDb(file);
       const stored = db.span().count;
       db.close();
       // Every 202 of the warm-up and the run is a row: a 202 means committed.
-      return { ...result, stored, peakRssMb: service.peakRssMb() };
+      allInOne = { ...result, stored, peakRssMb: service.peakRssMb() };
     } finally {
       await service.stop();
+    }
+    const api = await this.service(this.freshDb("submit-api"), { ROLE: "api" });
+    try {
+      const { warmupOk: _warmup, ...apiOnly } = await this.submitLoad(`${api.url}/jobs`);
+      return { ...allInOne, apiOnly };
+    } finally {
+      await api.stop();
     }
   }
 
