@@ -79,6 +79,7 @@ export function buildReport(raw: Record<string, unknown>): Row[] {
     add("backlog", "claim cost large / small", `${b.ratio.toFixed(2)}×`, "≤ 1.5×", b.ratio <= 1.5);
     add("backlog", "empty cpu claim: small / large", `${us(b.small.emptyClaimMedianUs)} / ${us(b.large.emptyClaimMedianUs)}`, "≤ 1.5×", b.emptyRatio <= 1.5);
     add("backlog", `drain with ${n0(b.small.rows)} / ${n0(b.large.rows)} PENDING: jobs/s`, `${n0(b.small.drainJobsPerSecond)} / ${n0(b.large.drainJobsPerSecond)}`);
+    add("backlog", `GET /metrics (counts jobs by status) with ${n0(b.small.rows)} / ${n0(b.large.rows)} jobs: median`, `${ms(b.small.scrapeMedianMs)} / ${ms(b.large.scrapeMedianMs)}`);
     add("backlog", `peak RSS with ${n0(b.large.rows)} PENDING`, `${b.large.peakRssMb ?? "?"} MB`, "< 300 MB", b.large.peakRssMb === null ? null : b.large.peakRssMb < 300);
   }
   return rows;
