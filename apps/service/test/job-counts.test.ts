@@ -1,7 +1,7 @@
 import type { JobStatus } from "../../core/src/jobs/job";
 import { migrate } from "../../core/src/store/migrate";
 import { startTestService, type TestService } from "./support/test-service";
-import { testDialect } from "./support/test-database";
+import { countJobsInTable, testDialect } from "./support/test-database";
 
 /**
  * The counts by status that /stats, the dashboard and the taskq_jobs gauge show come from
@@ -16,15 +16,8 @@ afterAll(async () => {
   await t.stop();
 });
 
-async function tableCounts(): Promise<Record<JobStatus, number>> {
-  const groups = await t.service.store.db.prisma.job.groupBy({ by: ["status"], _count: { _all: true } });
-  const counts: Record<JobStatus, number> = { PENDING: 0, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0 };
-  for (const g of groups) counts[g.status as JobStatus] = g._count._all;
-  return counts;
-}
-
 async function expectCountsMatchTable(): Promise<Record<JobStatus, number>> {
-  const truth = await tableCounts();
+  const truth = await countJobsInTable(t.service.store);
   expect(await t.service.store.countByStatus()).toEqual(truth);
   return truth;
 }

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
+import type { JobStatus } from "../../../core/src/jobs/job";
+import type { JobStore } from "../../../core/src/store/job-store";
 
 /**
  * Each test file gets its own database: a fresh SQLite file, or — when TEST_DATABASE=postgresql
@@ -41,4 +43,12 @@ export async function createTestDatabase(name: string, dialect: TestDialect = te
       }
     },
   };
+}
+
+/** Jobs by status counted from the table itself, to hold the trigger-kept counters (JobStore.countByStatus) against. */
+export async function countJobsInTable(store: JobStore): Promise<Record<JobStatus, number>> {
+  const groups = await store.db.prisma.job.groupBy({ by: ["status"], _count: { _all: true } });
+  const counts: Record<JobStatus, number> = { PENDING: 0, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0 };
+  for (const g of groups) counts[g.status as JobStatus] = g._count._all;
+  return counts;
 }
