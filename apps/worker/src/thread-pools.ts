@@ -4,7 +4,7 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { Config } from "../../core/src/config";
 import type { HandlerKind } from "../../core/src/handlers/handler";
-import type { AbortMessage, ThreadData, ThreadEvent, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, LoadedMessage, ThreadData, ThreadEvent, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Two Piscina pools over the same thread entry: "cpu" gives each job a thread to itself,
@@ -17,6 +17,9 @@ export class ThreadPools {
   private readonly control: BroadcastChannel;
   private readonly progress: BroadcastChannel;
   private closed = false;
+  /** Threads that have loaded their module, replacements included. */
+  private readonly loaded = new Set<number>();
+  private onLoaded: (() => void) | null = null;
 
   constructor(config: Config, onEvent: (message: ThreadEvent) => void) {
     // Channels are named per pool set so that two services in one process (tests) stay apart.
@@ -31,7 +34,13 @@ export class ThreadPools {
     };
     this.control = new BroadcastChannel(data.controlChannel);
     this.progress = new BroadcastChannel(data.progressChannel);
-    this.progress.onmessage = (event) => onEvent((event as { data: ThreadEvent }).data);
+    this.progress.onmessage = (event) => {
+      const message = (event as { data: ThreadEvent | LoadedMessage }).data;
+      if ("loaded" in message) {
+        this.loaded.add(message.threadId);
+        this.onLoaded?.();
+      } else onEvent(message);
+    };
     this.progress.unref();
     this.control.unref();
     const common = {
@@ -52,6 +61,28 @@ export class ThreadPools {
         atomics: "disabled",
       }),
     };
+  }
+
+  /**
+   * Resolves once every thread has loaded its module. Piscina hands tasks to a thread that is
+   * still loading (they wait there), so without this a service would say it is ready while
+   * its first jobs wait 100 ms or more for handlers, zod and winston to load.
+   */
+  whenLoaded(timeoutMs: number): Promise<void> {
+    const expected = this.pools.cpu.options.minThreads + this.pools.io.options.minThreads;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.onLoaded = null;
+        reject(new Error(`worker threads: ${this.loaded.size} of ${expected} loaded within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.onLoaded = () => {
+        if (this.loaded.size < expected) return;
+        clearTimeout(timer);
+        this.onLoaded = null;
+        resolve();
+      };
+      this.onLoaded();
+    });
   }
 
   /** How many jobs of this kind can run at once. */

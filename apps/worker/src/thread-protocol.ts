@@ -16,7 +16,7 @@ export type ThreadOutcome = { ok: true; result: string } | { ok: false; error: J
 export interface ThreadData {
   /** Main → threads: { jobId, reason } asks a handler to stop (its ctx.signal aborts). */
   controlChannel: string;
-  /** Threads → main: ProgressMessage and StartedMessage. */
+  /** Threads → main: ProgressMessage, StartedMessage and LoadedMessage. */
   progressChannel: string;
   includeTestHandlers: boolean;
   logLevel: string;
@@ -48,3 +48,9 @@ export interface StartedMessage {
 }
 
 export type ThreadEvent = ProgressMessage | StartedMessage;
+
+/** Sent once by each thread when its module has loaded (handlers, schemas, logger): it can run jobs at full speed. */
+export interface LoadedMessage {
+  threadId: number;
+  loaded: true;
+}

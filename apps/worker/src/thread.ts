@@ -4,7 +4,7 @@ import { createRegistry } from "../../core/src/handlers/registry";
 import type { HandlerContext } from "../../core/src/handlers/handler";
 import type { JobError } from "../../core/src/jobs/job";
 import { createLogger } from "../../core/src/logger";
-import type { AbortMessage, ProgressMessage, StartedMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, LoadedMessage, ProgressMessage, StartedMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Worker-thread entry (Piscina). Runs one handler call per task and answers a ThreadOutcome.
@@ -40,6 +40,9 @@ const attemptKey = (jobId: string, attempt: number) => `${jobId}#${attempt}`;
 class AbortError extends Error {
   override readonly name = "AbortError";
 }
+
+// Everything above is what a job needs; the pool counts this thread as warm from here on.
+progressOut.postMessage({ threadId, loaded: true } satisfies LoadedMessage);
 
 export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   const handler = registry.get(task.type);

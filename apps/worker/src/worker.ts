@@ -7,6 +7,9 @@ import { Dispatcher } from "./dispatcher";
 import { startRetentionSweep } from "./retention";
 import { ThreadPools } from "./thread-pools";
 
+/** Loading a thread takes 0.1–0.3 s here; this is for a thread that never gets there. */
+const THREADS_LOAD_TIMEOUT_MS = 60_000;
+
 export interface Worker {
   readonly dispatcher: Dispatcher;
   readonly pools: ThreadPools;
@@ -18,6 +21,12 @@ export async function startWorker(deps: { config: Config; logger: Logger; store:
   // Thread events only arrive once jobs run, by which time `dispatcher` is assigned.
   const pools = new ThreadPools(deps.config, (message) => dispatcher.onThreadEvent(message));
   const dispatcher = new Dispatcher({ ...deps, pools });
+  try {
+    await pools.whenLoaded(THREADS_LOAD_TIMEOUT_MS);
+  } catch (error) {
+    await pools.close();
+    throw error;
+  }
   await dispatcher.start();
   const stopRetention = startRetentionSweep(deps.store, {
     retentionMs: deps.config.RETENTION_MS,
