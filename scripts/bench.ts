@@ -1,10 +1,11 @@
 import { execSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { serviceEnv } from "./bench/child-process";
 import { buildReport, formatTable } from "./bench/report";
+import { packageVersions } from "./bench/versions";
 import { FULL, QUICK, type BenchSizes, Stages } from "./bench/stages";
 
 /**
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
         wallSeconds: (Date.now() - started) / 1_000,
         machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryMb: Math.round(totalmem() / 2 ** 20), kernel: release(), loadAverageAtStart, loadAverageAtEnd: loadavg() },
         node: process.version,
-        packages: packageVersions(root),
+        packages: packageVersions(root, ["express", "@prisma/client", "@prisma/adapter-better-sqlite3", "better-sqlite3", "piscina", "winston", "zod", "autocannon"]),
         commit: gitCommit(root),
         serviceEnv: serviceEnv(0, "<fresh>.db"),
         sizes,
@@ -100,13 +101,6 @@ function runStage(stages: Stages, name: StageName): Promise<unknown> {
 function round(key: string, value: unknown): unknown {
   if (key === "plan") return undefined;
   return typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(3)) : value;
-}
-
-function packageVersions(root: string): Record<string, string> {
-  const names = ["express", "@prisma/client", "@prisma/adapter-better-sqlite3", "better-sqlite3", "piscina", "winston", "zod", "autocannon"];
-  return Object.fromEntries(
-    names.map((n) => [n, (JSON.parse(readFileSync(join(root, "node_modules", n, "package.json"), "utf8")) as { version: string }).version]),
-  );
 }
 
 function gitCommit(root: string): string {
