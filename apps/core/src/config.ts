@@ -38,6 +38,10 @@ const envSchema = z.object({
   // statement (drain 4.9k → 6.3k jobs/s, alternated runs).
   IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(64),
   THREAD_MAX_OLD_GENERATION_MB: int(16, 65_536).default(256),
+  // V8's own default young generation (tens of MB) filled with short-lived garbage in every
+  // busy thread: 8 MB took 15 MB off the peak RSS with 1M PENDING jobs (289, 288 → 270, 275 MB)
+  // and cost nothing measurable in the drain, end-to-end and hash stages (alternated runs).
+  THREAD_MAX_YOUNG_GENERATION_MB: int(1, 1_024).default(8),
   LEASE_MS: int(1_000).default(30_000),
   HEARTBEAT_MS: int(100).optional(),
   REAPER_INTERVAL_MS: int(100).default(5_000),

@@ -47,7 +47,7 @@ export class ThreadPools {
       filename: join(__dirname, "thread.js"),
       workerData: data,
       idleTimeout: Number.POSITIVE_INFINITY,
-      resourceLimits: { maxOldGenerationSizeMb: config.THREAD_MAX_OLD_GENERATION_MB },
+      resourceLimits: { maxOldGenerationSizeMb: config.THREAD_MAX_OLD_GENERATION_MB, maxYoungGenerationSizeMb: config.THREAD_MAX_YOUNG_GENERATION_MB },
     };
     this.concurrency = { cpu: 1, io: config.IO_CONCURRENCY_PER_THREAD };
     this.pools = {
