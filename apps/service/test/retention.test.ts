@@ -1,3 +1,5 @@
+import { PURGE_BATCH } from "../../core/src/store/job-store";
+import { countJobsInTable } from "./support/test-database";
 import { startTestService, type TestService } from "./support/test-service";
 import { waitFor } from "./support/wait";
 
@@ -69,5 +71,34 @@ describe("the retention sweep", () => {
     await waitFor("the sweep to purge the old jobs", async () => ((await prisma.job.count({ where: { id: { in: old.map((j) => j.id) } } })) === 0 ? true : undefined));
     expect((await t.get(recent.id)).status).toBe("DONE");
     expect((await t.get(pending.id)).status).toBe("PENDING");
+  });
+});
+
+describe("purging in batches", () => {
+  test(`more expired jobs than one batch (${PURGE_BATCH}) are all purged; recent and unfinished ones stay`, async () => {
+    const now = Date.now();
+    // Due in an hour, so that the service's own dispatcher leaves the PENDING one alone.
+    const row = (i: number, status: string, finishedAt: number | null) => ({
+      id: `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`,
+      type: "noop",
+      status,
+      payload: "{}",
+      maxAttempts: 1,
+      timeoutMs: 1_000,
+      runAt: now + HOUR_MS,
+      createdAt: now - 3 * HOUR_MS,
+      updatedAt: now - 3 * HOUR_MS,
+      finishedAt,
+    });
+    const expired = Array.from({ length: 2.5 * PURGE_BATCH }, (_, i) => row(i, ["DONE", "FAILED", "CANCELLED"][i % 3]!, now - 2 * HOUR_MS));
+    const kept = [row(900_001, "DONE", now - HOUR_MS / 2), row(900_002, "PENDING", null), row(900_003, "RUNNING", null)];
+    const prisma = t.service.store.db.prisma;
+    await prisma.job.createMany({ data: [...expired, ...kept] });
+
+    // The sweep may take a batch or two meanwhile; whatever is left must go in this one call.
+    await t.service.store.purgeFinished(now - HOUR_MS);
+    expect(await prisma.job.count({ where: { finishedAt: { lt: now - HOUR_MS } } })).toBe(0);
+    expect((await prisma.job.findMany({ where: { id: { in: kept.map((r) => r.id) } }, select: { status: true } })).map((r) => r.status).sort()).toEqual(["DONE", "PENDING", "RUNNING"]);
+    expect(await t.service.store.countByStatus()).toEqual(await countJobsInTable(t.service.store));
   });
 });

@@ -62,6 +62,9 @@ export type CancelResult = { outcome: "cancelled" | "requested"; job: JobRow } |
 
 const num = (v: unknown): number => Number(v);
 
+/** Finished jobs deleted per retention statement: ~8 ms each on SQLite here. */
+export const PURGE_BATCH = 1_000;
+
 /**
  * Every read and write of the jobs table. The state changes that sit on the hot path or must
  * be atomic across processes are single statements from the dialect's Statements; the rest
@@ -266,12 +269,19 @@ export class JobStore {
     return res.count === 1;
   }
 
-  /** Retention: removes finished jobs that finished before `cutoff`. */
+  /**
+   * Retention: removes finished jobs that finished before `cutoff`, PURGE_BATCH at a time,
+   * yielding to the event loop between batches. In one statement, a minute's worth of expired
+   * jobs held SQLite's write lock and this thread for as long as it took (290 ms for 100k rows).
+   */
   async purgeFinished(cutoff: number): Promise<number> {
-    const res = await this.prisma.job.deleteMany({
-      where: { status: { in: [...FINISHED_STATUSES] }, finishedAt: { lt: cutoff } },
-    });
-    return res.count;
+    let purged = 0;
+    for (;;) {
+      const deleted = (await this.query<unknown[]>(this.sql.purgeFinished, cutoff, PURGE_BATCH)).length;
+      purged += deleted;
+      if (deleted < PURGE_BATCH) return purged;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /** From the counters the database's triggers keep (job_counts): a few rows, whatever the size of the table. */

@@ -118,4 +118,16 @@ export const postgresqlStatements: Statements = {
     FROM o
     WHERE jobs.id = o.id AND jobs.id IN (SELECT id FROM locked)
       AND jobs.status = 'RUNNING' AND jobs.lock_token = o.token`,
+
+  // Rows someone holds (a retry by hand) are skipped, and the outer WHERE is checked again on
+  // the row as it is when deleted: a job retried meanwhile is PENDING and stays.
+  purgeFinished: `
+    DELETE FROM jobs
+    WHERE id IN (
+      SELECT id FROM jobs
+      WHERE finished_at < $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED)
+      AND finished_at < $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
+    RETURNING id`,
 };

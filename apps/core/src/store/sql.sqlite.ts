@@ -83,4 +83,14 @@ export const sqliteStatements: Statements = {
     UPDATE jobs SET progress = o.value->>'progress', updated_at = $2
     FROM json_each($1) AS o
     WHERE jobs.id = o.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'`,
+
+  // The unary + keeps SQLite on jobs_finished_idx (only the expired rows): on the status index
+  // it read every finished job in the table, expired or not (92 ms at 900k DONE rows, with
+  // nothing to delete).
+  purgeFinished: `
+    DELETE FROM jobs WHERE id IN (
+      SELECT id FROM jobs
+      WHERE finished_at < $1 AND +status IN ('DONE', 'FAILED', 'CANCELLED')
+      LIMIT $2)
+    RETURNING id`,
 };

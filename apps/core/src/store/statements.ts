@@ -19,6 +19,8 @@ export interface Statements {
   reclaim: string;
   /** $1 JSON [{id, token, progress}], $2 now: progress of running jobs, guarded by lock token. */
   progress: string;
+  /** $1 cutoff, $2 limit: deletes up to `limit` finished jobs that finished before the cutoff → RETURNING id. */
+  purgeFinished: string;
 }
 
 /** `SELECT … UNION ALL SELECT …`, one arm per type index 0 … typeCount-1. */
