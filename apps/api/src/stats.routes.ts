@@ -2,8 +2,9 @@ import { Router } from "express";
 import { z } from "zod";
 import { parseOr400 } from "../../core/src/http/problem";
 import { JOB_STATUSES } from "../../core/src/jobs/job";
-import { type FinishedBucket, finishedSince } from "../../core/src/store/finished-stats";
+import type { FinishedBucket } from "../../core/src/store/finished-stats";
 import type { JobStore } from "../../core/src/store/job-store";
+import { FinishedMinutes } from "./finished-minutes";
 
 const MINUTE_MS = 60_000;
 /** Dashboards refresh every few seconds, several at once: one computation serves them all for this long. */
@@ -45,12 +46,13 @@ type MinuteStats = Stats["minutes"][number];
 export function statsRoutes(store: JobStore): Router {
   const router = Router();
   const cache = new Map<number, { at: number; stats: Promise<Stats> }>();
+  const finished = new FinishedMinutes(store.db);
   router.get("/stats", async (req, res) => {
     const { minutes } = parseOr400(statsQuery, req.query, ["query"]);
     const now = Date.now();
     let hit = cache.get(minutes);
     if (!hit || now - hit.at > CACHE_MS) {
-      hit = { at: now, stats: computeStats(store, minutes, now) };
+      hit = { at: now, stats: computeStats(store, finished, minutes, now) };
       cache.set(minutes, hit);
       hit.stats.catch(() => cache.delete(minutes));
     }
@@ -59,11 +61,11 @@ export function statsRoutes(store: JobStore): Router {
   return router;
 }
 
-async function computeStats(store: JobStore, minutes: number, now: number): Promise<Stats> {
+async function computeStats(store: JobStore, finished: FinishedMinutes, minutes: number, now: number): Promise<Stats> {
   const since = Math.floor(now / MINUTE_MS) * MINUTE_MS - (minutes - 1) * MINUTE_MS;
-  const [counts, buckets] = await Promise.all([store.countByStatus(), finishedSince(store.db, since, MINUTE_MS)]);
-  const perMinute = Array.from({ length: minutes }, (_, i) => summarise(new Date(since + i * MINUTE_MS).toISOString(), buckets.filter((b) => b.bucket === i)));
-  const { start: _start, ...all } = summarise("", buckets);
+  const [counts, byMinute] = await Promise.all([store.countByStatus(), finished.since(since, now)]);
+  const perMinute = [...byMinute].map(([minute, rows]) => summarise(new Date(minute).toISOString(), rows));
+  const { start: _start, ...all } = summarise("", [...byMinute.values()].flat());
   const total = all.done + all.failed + all.cancelled;
   const elapsedMinutes = Math.max(1, (now - since) / MINUTE_MS);
   return {
