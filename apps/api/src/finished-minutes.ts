@@ -1,7 +1,7 @@
 import type { Database } from "../../core/src/store/database";
 import { type FinishedBucket, finishedSince } from "../../core/src/store/finished-stats";
 
-const MINUTE_MS = 60_000;
+export const MINUTE_MS = 60_000;
 /**
  * An outcome is written within moments of its finished_at, so a minute that ended this long ago
  * no longer changes. (An outcome written later, after a database outage longer than this, is

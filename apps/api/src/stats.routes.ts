@@ -4,9 +4,8 @@ import { parseOr400 } from "../../core/src/http/problem";
 import { JOB_STATUSES } from "../../core/src/jobs/job";
 import type { FinishedBucket } from "../../core/src/store/finished-stats";
 import type { JobStore } from "../../core/src/store/job-store";
-import { FinishedMinutes } from "./finished-minutes";
+import { FinishedMinutes, MINUTE_MS } from "./finished-minutes";
 
-const MINUTE_MS = 60_000;
 /** Dashboards refresh every few seconds, several at once: one computation serves them all for this long. */
 const CACHE_MS = 1_000;
 

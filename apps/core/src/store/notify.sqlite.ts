@@ -79,4 +79,3 @@ export class SqliteSignalTransport implements SignalTransport {
     this.reader = null;
   }
 }
-
