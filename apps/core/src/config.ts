@@ -34,9 +34,11 @@ const envSchema = z.object({
   WORKER_JOB_TYPES: list.optional(),
   CPU_THREADS: int(1, 1024).default(cores),
   IO_THREADS: int(1, 1024).default(Math.max(1, Math.ceil(cores / 2))),
-  // 64 rather than 32: claims of ~20 rows instead of ~10, and a claim's cost is mostly per
-  // statement (drain 4.9k → 6.3k jobs/s, alternated runs).
-  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(64),
+  // 128: more jobs in flight hide the round trip to the io thread, and each claim and settle
+  // carries more rows. Alternated bench runs, 64 → 128 → 256: drain 23.9k, 23.7k → 26.2k, 25.9k
+  // → 27.4k, 26.6k jobs/s; bulk 60.4k, 57.2k → 57.0k, 56.2k → 53.4k, 50.8k, as a bigger window
+  // takes more of the main thread that the API shares (and blocks it longer per statement).
+  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(128),
   THREAD_MAX_OLD_GENERATION_MB: int(16, 65_536).default(256),
   // V8's own default young generation (tens of MB) filled with short-lived garbage in every
   // busy thread: 8 MB took 15 MB off the peak RSS with 1M PENDING jobs (289, 288 → 270, 275 MB)
