@@ -47,6 +47,7 @@ const ABORT_RESEND_MS = 50;
 const REFILL_MAX_DELAY_MS = 2;
 /** The first retry of a claim that failed; later ones back off up to POLL_INTERVAL_MS. */
 const CLAIM_RETRY_MS = 100;
+const KINDS = ["cpu", "io"] as const;
 
 /**
  * The claim → run → record loop. One per process; the only writer of job rows on the worker
@@ -70,7 +71,17 @@ export class Dispatcher {
   private fillScheduled = false;
   private refillTimer: NodeJS.Timeout | null = null;
   private claimRetryMs = CLAIM_RETRY_MS;
-  private readonly dueWakeups = new DueWakeups(() => this.wake());
+  /**
+   * Per kind: how many announcements of new work this dispatcher has heard, and the count at
+   * which its last claim came back short (nothing more of its types was ready). While the two
+   * are equal, a freed slot does not claim: new work always announces itself (a submission, a
+   * retry, the notifier, a due time, the reaper, the safety poll), and an empty claim costs as
+   * much as a small one. Counting rather than a flag keeps an announcement that arrives while a
+   * PostgreSQL claim is in flight from being overwritten by that claim's short answer.
+   */
+  private readonly announced: Record<HandlerKind, number> = { cpu: 0, io: 0 };
+  private readonly emptyAt: Record<HandlerKind, number> = { cpu: -1, io: -1 };
+  private readonly dueWakeups = new DueWakeups(() => this.announce());
   private readonly log: Logger;
 
   constructor(private readonly deps: DispatcherDeps) {
@@ -121,9 +132,19 @@ export class Dispatcher {
 
   /** Claims what is ready now, and again when the rest of the announced work is due. */
   private readonly onAvailable = (dueAt: number): void => {
-    this.wake();
+    this.announce();
     this.dueWakeups.add(dueAt);
   };
+
+  /** There may be new work of any kind: claim for every kind on the next round. */
+  private announce(): void {
+    for (const kind of KINDS) this.announced[kind]++;
+    this.wake();
+  }
+
+  private foundEmpty(kind: HandlerKind): boolean {
+    return this.emptyAt[kind] === this.announced[kind];
+  }
 
   /**
    * Schedules a claim round; calls until it runs share it. An idle dispatcher claims as soon as
@@ -143,6 +164,7 @@ export class Dispatcher {
   };
 
   private refill(kind: HandlerKind): void {
+    if (this.foundEmpty(kind)) return;
     const capacity = this.deps.pools.capacity(kind);
     if ((capacity - this.inFlight[kind]) * 2 >= capacity) {
       this.wake();
@@ -160,9 +182,10 @@ export class Dispatcher {
         let more = true;
         while (more && this.state === "running") {
           more = false;
-          for (const kind of ["cpu", "io"] as const) {
+          for (const kind of KINDS) {
             const free = this.deps.pools.capacity(kind) - this.inFlight[kind];
-            if (free <= 0 || this.typesByKind[kind].length === 0) continue;
+            if (free <= 0 || this.typesByKind[kind].length === 0 || this.foundEmpty(kind)) continue;
+            const announcedBefore = this.announced[kind];
             const jobs = await this.deps.store.claimBatch({
               owner: this.deps.config.WORKER_ID,
               types: this.typesByKind[kind],
@@ -172,6 +195,7 @@ export class Dispatcher {
             for (const job of jobs) this.launch(kind, job);
             // A full batch means there may be more ready work than we took.
             if (jobs.length === free) more = true;
+            else this.emptyAt[kind] = announcedBefore;
           }
         }
       });
@@ -346,7 +370,7 @@ export class Dispatcher {
 
   /** Catches work and cancels that no in-process signal announced (other processes, scheduled run_at). */
   private async safetyPoll(): Promise<void> {
-    this.wake();
+    this.announce();
     for (const id of await this.deps.store.cancelRequested([...this.running.keys()])) this.abort(id, "cancel");
   }
 
