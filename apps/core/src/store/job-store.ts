@@ -90,18 +90,8 @@ export class JobStore {
   /** Inserts the jobs in one statement. Returns the ids inserted; a job whose idempotency key already exists is skipped. */
   async enqueue(jobs: readonly NewJob[]): Promise<Set<string>> {
     if (jobs.length === 0) return new Set();
-    const rows = jobs.map((j) => ({
-      id: j.id,
-      type: j.type,
-      payload: j.payload,
-      max_attempts: j.maxAttempts,
-      priority: j.priority,
-      timeout_ms: j.timeoutMs,
-      run_at: j.runAt,
-      created_at: j.createdAt,
-      idempotency_key: j.idempotencyKey,
-      request_hash: j.requestHash,
-    }));
+    // Positional, in the order Statements.enqueue documents.
+    const rows = jobs.map((j) => [j.id, j.type, j.payload, j.maxAttempts, j.priority, j.timeoutMs, j.runAt, j.createdAt, j.idempotencyKey, j.requestHash]);
     const inserted = await this.query<{ id: string }[]>(this.sql.enqueue, JSON.stringify(rows));
     return new Set(inserted.map((r) => r.id));
   }
@@ -141,18 +131,8 @@ export class JobStore {
   /** Records attempt outcomes in one statement; returns the ids whose lease was still held (the others were not written). */
   async settle(outcomes: readonly Outcome[]): Promise<Set<string>> {
     if (outcomes.length === 0) return new Set();
-    const rows = outcomes.map((o) => ({
-      id: o.id,
-      token: o.token,
-      status: o.status,
-      result: o.result,
-      error: o.error,
-      error_history: o.errorHistory,
-      progress: o.progress,
-      attempts_delta: o.attemptsDelta,
-      run_at: o.runAt,
-      finished_at: o.finishedAt,
-    }));
+    // Positional, in the order Statements.settle documents.
+    const rows = outcomes.map((o) => [o.id, o.token, o.status, o.result, o.error, o.errorHistory, o.progress, o.attemptsDelta, o.runAt, o.finishedAt]);
     const written = await this.query<{ id: string }[]>(this.sql.settle, JSON.stringify(rows), nowMs());
     return new Set(written.map((r) => r.id));
   }

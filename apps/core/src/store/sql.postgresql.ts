@@ -3,7 +3,8 @@ import type { Statements } from "./statements";
 /**
  * PostgreSQL: the claim's inner SELECT takes row locks with SKIP LOCKED, so concurrent workers
  * on any number of machines each get different rows and never wait on each other.
- * Batch rows arrive as one jsonb array and are unpacked by jsonb_to_recordset.
+ * Batch rows arrive as one jsonb array and are unpacked by jsonb_to_recordset, or for the two
+ * hot statements (enqueue, settle) from positional arrays, named once in a subquery.
  *
  * Statements that update several RUNNING rows (settle, heartbeat, progress) lock them first in
  * id order (the `locked` CTE): a worker's settle and its own heartbeat run on different pooled
@@ -18,9 +19,10 @@ export const postgresqlStatements: Statements = {
                       run_at, created_at, updated_at, idempotency_key, request_hash)
     SELECT j.id, j.type, 'PENDING', j.payload, 0, j.max_attempts, j.priority, j.timeout_ms,
            j.run_at, j.created_at, j.created_at, j.idempotency_key, j.request_hash
-    FROM jsonb_to_recordset($1::jsonb) AS j(id text, type text, payload text, max_attempts int,
-         priority int, timeout_ms int, run_at float8, created_at float8, idempotency_key text,
-         request_hash text)
+    FROM (SELECT r->>0 AS id, r->>1 AS type, r->>2 AS payload, (r->>3)::int AS max_attempts,
+                 (r->>4)::int AS priority, (r->>5)::int AS timeout_ms, (r->>6)::float8 AS run_at,
+                 (r->>7)::float8 AS created_at, r->>8 AS idempotency_key, r->>9 AS request_hash
+          FROM jsonb_array_elements($1::jsonb) AS r) AS j
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id`,
 
@@ -47,9 +49,10 @@ export const postgresqlStatements: Statements = {
 
   settle: `
     WITH o AS (
-      SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(id text, token text, status text, result text,
-           error text, error_history text, progress text, attempts_delta int, run_at float8,
-           finished_at float8)
+      SELECT r->>0 AS id, r->>1 AS token, r->>2 AS status, r->>3 AS result, r->>4 AS error,
+             r->>5 AS error_history, r->>6 AS progress, (r->>7)::int AS attempts_delta,
+             (r->>8)::float8 AS run_at, (r->>9)::float8 AS finished_at
+      FROM jsonb_array_elements($1::jsonb) AS r
     ), locked AS MATERIALIZED (
       SELECT jobs.id FROM jobs JOIN o ON jobs.id = o.id
       WHERE jobs.status = 'RUNNING' AND jobs.lock_token = o.token

@@ -10,10 +10,12 @@ export const sqliteStatements: Statements = {
   enqueue: `
     INSERT INTO jobs (id, type, status, payload, attempts, max_attempts, priority, timeout_ms,
                       run_at, created_at, updated_at, idempotency_key, request_hash)
-    SELECT value->>'id', value->>'type', 'PENDING', value->>'payload', 0, value->>'max_attempts',
-           value->>'priority', value->>'timeout_ms', value->>'run_at', value->>'created_at',
-           value->>'created_at', value->>'idempotency_key', value->>'request_hash'
-    FROM json_each($1)
+    SELECT j.id, j.type, 'PENDING', j.payload, 0, j.max_attempts, j.priority, j.timeout_ms,
+           j.run_at, j.created_at, j.created_at, j.idempotency_key, j.request_hash
+    FROM (SELECT value->>0 AS id, value->>1 AS type, value->>2 AS payload, value->>3 AS max_attempts,
+                 value->>4 AS priority, value->>5 AS timeout_ms, value->>6 AS run_at,
+                 value->>7 AS created_at, value->>8 AS idempotency_key, value->>9 AS request_hash
+          FROM json_each($1)) AS j
     WHERE true
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id`,
@@ -42,21 +44,23 @@ export const sqliteStatements: Statements = {
   // and re-reading the whole batch for each (a settle of 32: 5.9 ms -> 1.5 ms, measured).
   settle: `
     UPDATE jobs
-    SET status = o.value->>'status',
-        result = o.value->>'result',
+    SET status = o.status,
+        result = o.result,
         -- error is the last attempt's error while a retry waits and once FAILED; a job that ends
         -- DONE or CANCELLED shows none (its error_history keeps what happened).
-        error = CASE WHEN o.value->>'status' IN ('DONE', 'CANCELLED') THEN NULL
-                     ELSE coalesce(o.value->>'error', jobs.error) END,
-        error_history = coalesce(o.value->>'error_history', jobs.error_history),
-        progress = coalesce(o.value->>'progress', jobs.progress),
-        attempts = jobs.attempts + (o.value->>'attempts_delta'),
-        run_at = coalesce(o.value->>'run_at', jobs.run_at),
-        finished_at = o.value->>'finished_at',
+        error = CASE WHEN o.status IN ('DONE', 'CANCELLED') THEN NULL ELSE coalesce(o.error, jobs.error) END,
+        error_history = coalesce(o.error_history, jobs.error_history),
+        progress = coalesce(o.progress, jobs.progress),
+        attempts = jobs.attempts + o.attempts_delta,
+        run_at = coalesce(o.run_at, jobs.run_at),
+        finished_at = o.finished_at,
         updated_at = $2,
         locked_by = NULL, lock_token = NULL, lease_expires_at = NULL, cancel_requested = false
-    FROM json_each($1) AS o
-    WHERE jobs.id = o.value->>'id' AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.value->>'token'
+    FROM (SELECT value->>0 AS id, value->>1 AS token, value->>2 AS status, value->>3 AS result,
+                 value->>4 AS error, value->>5 AS error_history, value->>6 AS progress,
+                 value->>7 AS attempts_delta, value->>8 AS run_at, value->>9 AS finished_at
+          FROM json_each($1)) AS o
+    WHERE jobs.id = o.id AND +jobs.status = 'RUNNING' AND jobs.lock_token = o.token
     RETURNING jobs.id`,
 
   heartbeat: `

@@ -1,17 +1,20 @@
 /**
  * The statements that matter, one per state change, written once per dialect in
  * sql.sqlite.ts and sql.postgresql.ts. Batch statements take their rows as one JSON array
- * parameter, so each batch is one statement with a fixed text whatever its size.
+ * parameter, so each batch is one statement with a fixed text whatever its size. The two on
+ * the hot path, enqueue and settle, take each row as an array in the order given below rather
+ * than an object: SQLite then finds each field by position instead of by key (an INSERT of
+ * 1,000 rows 8.2 → 5.6 µs a row, a settle of 128 ~11 → ~9 µs a row, measured).
  */
 export interface Statements {
-  /** $1 JSON [{id, type, payload, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, request_hash}] → RETURNING id (rows skipped by an idempotency-key conflict are not returned). */
+  /** $1 JSON [[id, type, payload, max_attempts, priority, timeout_ms, run_at, created_at, idempotency_key, request_hash]] → RETURNING id (rows skipped by an idempotency-key conflict are not returned). */
   enqueue: string;
   /**
    * $1 now, $2 owner, $3 lock token, $4 lease expiry, $5 JSON [types] of `typeCount` types, $6 limit
    * → RETURNING the claimed jobs. Each type is read as its own index range, so the text may depend on the count.
    */
   claimBatch(typeCount: number): string;
-  /** $1 JSON [{id, token, status, result, error, error_history, attempts_delta, run_at, finished_at, progress}], $2 now → RETURNING id of rows still held by that token. */
+  /** $1 JSON [[id, token, status, result, error, error_history, progress, attempts_delta, run_at, finished_at]], $2 now → RETURNING id of rows still held by that token. */
   settle: string;
   /** $1 lease expiry, $2 now, $3 JSON [{id, token}] of the jobs a worker runs → RETURNING id, cancel_requested of those it still holds. */
   heartbeat: string;
