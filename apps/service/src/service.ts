@@ -51,7 +51,7 @@ export async function startService(config: Config, logger = defaultLogger(config
   let notifier: Notifier | null = null;
   let worker: Worker | null = null;
   try {
-    notifier = await startNotifier(db, events, logger, { sqlitePollMs: config.SQLITE_SIGNAL_POLL_MS });
+    notifier = await startNotifier(db, events, logger, { sqlitePoll: { fastMs: config.SQLITE_SIGNAL_POLL_MS, idleMs: config.SQLITE_SIGNAL_IDLE_POLL_MS } });
     worker = config.ROLE === "api" ? null : await startWorker({ config, logger, store, registry, events });
   } catch (error) {
     await notifier?.close();

@@ -36,7 +36,7 @@ async function peer(): Promise<{ events: JobEvents; updated: string[]; wakeUps: 
   let wakeUps = 0;
   events.on("job:updated", (id) => updated.push(id));
   events.on("jobs:available", () => wakeUps++);
-  opened.push({ database, notifier: await startNotifier(database, events, logger, { sqlitePollMs: 5 }) });
+  opened.push({ database, notifier: await startNotifier(database, events, logger, { sqlitePoll: { fastMs: 5, idleMs: 50 } }) });
   return { events, updated, wakeUps: () => wakeUps };
 }
 

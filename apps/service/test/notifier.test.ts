@@ -4,6 +4,7 @@ import { createLogger } from "../../core/src/logger";
 import { openDatabase } from "../../core/src/store/database";
 import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
+import { nextPollMs, STAY_FAST_MS } from "../../core/src/store/notify.sqlite";
 import { createTestDatabase, type TestDatabase } from "./support/test-database";
 import { waitFor } from "./support/wait";
 
@@ -28,7 +29,7 @@ async function peer(url: string): Promise<Peer> {
   events.on("jobs:available", (dueAt) => seen.available.push(dueAt));
   events.on("job:cancel-requested", (id) => seen.cancel.push(id));
   events.on("job:updated", (id) => seen.updated.push(id));
-  const notifier = await startNotifier(database, events, logger, { sqlitePollMs: 5 });
+  const notifier = await startNotifier(database, events, logger, { sqlitePoll: { fastMs: 5, idleMs: 50 } });
   return {
     events,
     notifier,
@@ -85,5 +86,16 @@ describe("the notifier carries job events between processes sharing a database",
     for (const id of ids) a.events.emit("job:updated", id);
     await waitFor("B to receive every update", () => (ids.every((id) => b.seen.updated.includes(id)) ? true : undefined));
     expect(a.notifier.counts.published - published).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("SQLite's check for other processes' writes", () => {
+  const poll = { fastMs: 5, idleMs: 50 };
+
+  test("stays fast for a second after any write, then slows to the idle interval", () => {
+    expect(nextPollMs(0, poll)).toBe(5);
+    expect(nextPollMs(STAY_FAST_MS - 1, poll)).toBe(5);
+    expect(nextPollMs(STAY_FAST_MS, poll)).toBe(50);
+    expect(nextPollMs(60_000, poll)).toBe(50);
   });
 });

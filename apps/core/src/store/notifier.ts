@@ -4,7 +4,7 @@ import type { Logger } from "../logger";
 import { earliestDistinctMs, nowMs } from "../time";
 import type { Database } from "./database";
 import { PostgresSignalTransport } from "./notify.postgresql";
-import { SqliteSignalTransport } from "./notify.sqlite";
+import { type SqlitePoll, SqliteSignalTransport } from "./notify.sqlite";
 
 /**
  * One message between processes: `o` the sending process, `k` the kind, `ids` the jobs
@@ -164,8 +164,8 @@ function* chunks(ids: Set<string>): Generator<string[]> {
 }
 
 /** The notifier for this database: LISTEN/NOTIFY on PostgreSQL, a signals table polled by data_version on SQLite. */
-export async function startNotifier(db: Database, events: JobEvents, logger: Logger, options: { sqlitePollMs: number }): Promise<Notifier> {
-  const transport = db.dialect === "postgresql" ? new PostgresSignalTransport(db, logger) : new SqliteSignalTransport(db, options.sqlitePollMs, logger);
+export async function startNotifier(db: Database, events: JobEvents, logger: Logger, options: { sqlitePoll: SqlitePoll }): Promise<Notifier> {
+  const transport = db.dialect === "postgresql" ? new PostgresSignalTransport(db, logger) : new SqliteSignalTransport(db, options.sqlitePoll, logger);
   const notifier = new Notifier(events, transport, logger);
   await notifier.start();
   return notifier;
