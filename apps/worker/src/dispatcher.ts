@@ -12,7 +12,7 @@ import { WriteBatcher } from "../../core/src/write-batcher";
 import { DueWakeups } from "./due-wakeups";
 import { backoffMs, ERROR_HISTORY_LENGTH } from "./retry-policy";
 import type { ThreadPools } from "./thread-pools";
-import type { ThreadEvent, ThreadOutcome } from "./thread-protocol";
+import type { ProgressMessage, ThreadOutcome } from "./thread-protocol";
 
 /** Why the dispatcher stopped a handler before it returned. */
 type AbortReason = "timeout" | "cancel" | "shutdown" | "lease-lost";
@@ -20,8 +20,8 @@ type AbortReason = "timeout" | "cancel" | "shutdown" | "lease-lost";
 interface RunningJob {
   job: ClaimedJob;
   kind: HandlerKind;
-  /** The thread running it, once that thread said so; terminating it is the last resort after ABORT_GRACE_MS. */
-  threadId: number | null;
+  /** Where its thread records itself (ThreadPools.threadRunning); terminating that thread is the last resort after ABORT_GRACE_MS. */
+  slot: number;
   reason: AbortReason | null;
   timers: NodeJS.Timeout[];
   progress: string | null;
@@ -210,15 +210,15 @@ export class Dispatcher {
   }
 
   private launch(kind: HandlerKind, job: ClaimedJob): void {
-    const run: RunningJob = { job, kind, threadId: null, reason: null, timers: [], progress: null };
+    const run: RunningJob = { job, kind, slot: this.deps.pools.takeSlot(kind), reason: null, timers: [], progress: null };
     this.running.set(job.id, run);
     this.inFlight[kind]++;
     run.timers.push(setTimeout(() => this.abort(job.id, "timeout"), job.timeoutMs));
     this.deps.events.emit("job:updated", job.id);
     this.deps.events.emit("job:claimed", { id: job.id, type: job.type, attempt: job.attempts, queueMs: job.startedAt - job.runAt });
     this.deps.pools
-      .run(kind, { jobId: job.id, type: job.type, payload: job.payload, attempt: job.attempts })
-      .catch((error: unknown): ThreadOutcome => ({ ok: false, error: threadLost(error, run, this.terminatedThreads) }))
+      .run(kind, { jobId: job.id, type: job.type, payload: job.payload, attempt: job.attempts, slot: run.slot })
+      .catch((error: unknown): ThreadOutcome => ({ ok: false, error: threadLost(error, run, this.deps.pools.threadRunning(run.slot), this.terminatedThreads) }))
       .then((outcome) => this.finish(run, outcome))
       .catch((error: unknown) => this.log.error("recording an outcome failed; the lease will expire and the job will be retried", { jobId: job.id, error }));
   }
@@ -238,9 +238,10 @@ export class Dispatcher {
   /** Ends a handler that ignored its abort by terminating its thread; until the thread is known, tries again later. */
   private terminate(run: RunningJob): void {
     if (this.running.get(run.job.id) !== run) return;
-    if (run.threadId !== null && this.deps.pools.terminateThread(run.threadId)) {
-      this.terminatedThreads.add(run.threadId);
-      this.log.warn("terminated a thread whose handler ignored its abort", { jobId: run.job.id, reason: run.reason, threadId: run.threadId });
+    const threadId = this.deps.pools.threadRunning(run.slot);
+    if (threadId !== null && this.deps.pools.terminateThread(threadId)) {
+      this.terminatedThreads.add(threadId);
+      this.log.warn("terminated a thread whose handler ignored its abort", { jobId: run.job.id, reason: run.reason, threadId });
       return;
     }
     run.timers.push(setTimeout(() => this.terminate(run), this.deps.config.ABORT_GRACE_MS));
@@ -249,6 +250,7 @@ export class Dispatcher {
   private async finish(run: RunningJob, outcome: ThreadOutcome): Promise<void> {
     for (const t of run.timers) clearTimeout(t);
     this.inFlight[run.kind]--;
+    this.deps.pools.releaseSlot(run.kind, run.slot);
     this.refill(run.kind);
     const { job } = run;
     const log = this.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
@@ -326,14 +328,10 @@ export class Dispatcher {
 
   readonly onCancelRequested = (jobId: string): void => this.abort(jobId, "cancel");
 
-  /** From a thread: which thread took a job, or its progress (remembered and written every PROGRESS_FLUSH_MS, not per report). */
-  readonly onThreadEvent = (message: ThreadEvent): void => {
+  /** A job's progress, from its thread: remembered and written every PROGRESS_FLUSH_MS, not per report. */
+  readonly onProgress = (message: ProgressMessage): void => {
     const run = this.running.get(message.jobId);
     if (!run) return;
-    if ("started" in message) {
-      run.threadId = message.threadId;
-      return;
-    }
     run.progress = JSON.stringify(message.progress);
     this.progressDue.set(message.jobId, run.progress);
   };
@@ -432,10 +430,10 @@ export class Dispatcher {
  * A rejection from the pool: our own hard abort, a thread we terminated to stop another job
  * sharing it (an io thread), or a thread that died (exit, uncaught error, out of memory).
  */
-function threadLost(error: unknown, run: RunningJob, terminatedThreads: ReadonlySet<number>): JobError {
+function threadLost(error: unknown, run: RunningJob, threadId: number | null, terminatedThreads: ReadonlySet<number>): JobError {
   const e = error instanceof Error ? error : new Error(String(error));
   if (run.reason) return { name: "AbortError", message: `Thread terminated after the handler ignored its ${run.reason} signal`, retryable: true };
-  if (run.threadId !== null && terminatedThreads.has(run.threadId)) {
+  if (threadId !== null && terminatedThreads.has(threadId)) {
     return { name: "ThreadTerminatedError", message: "Stopped because another job on its thread had to be terminated", retryable: true };
   }
   return {

@@ -4,7 +4,7 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { Config } from "../../core/src/config";
 import type { HandlerKind } from "../../core/src/handlers/handler";
-import type { AbortMessage, LoadedMessage, ThreadData, ThreadEvent, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, LoadedMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Two Piscina pools over the same thread entry: "cpu" gives each job a thread to itself,
@@ -14,6 +14,9 @@ import type { AbortMessage, LoadedMessage, ThreadData, ThreadEvent, ThreadOutcom
 export class ThreadPools {
   private readonly pools: Record<HandlerKind, Piscina<ThreadTask, ThreadOutcome>>;
   private readonly concurrency: Record<HandlerKind, number>;
+  /** ThreadData.runningOn: slots 0 … cpu capacity − 1 for the cpu pool, the rest for io. */
+  private readonly runningOn: Int32Array;
+  private readonly freeSlots: Record<HandlerKind, number[]>;
   private readonly control: BroadcastChannel;
   private readonly progress: BroadcastChannel;
   private closed = false;
@@ -21,12 +24,19 @@ export class ThreadPools {
   private readonly loaded = new Set<number>();
   private onLoaded: (() => void) | null = null;
 
-  constructor(config: Config, onEvent: (message: ThreadEvent) => void) {
+  constructor(config: Config, onEvent: (message: ProgressMessage) => void) {
+    this.concurrency = { cpu: 1, io: config.IO_CONCURRENCY_PER_THREAD };
+    const cpuSlots = config.CPU_THREADS * this.concurrency.cpu;
+    const ioSlots = config.IO_THREADS * this.concurrency.io;
+    const runningOn = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (cpuSlots + ioSlots));
+    this.runningOn = new Int32Array(runningOn);
+    this.freeSlots = { cpu: range(0, cpuSlots), io: range(cpuSlots, cpuSlots + ioSlots) };
     // Channels are named per pool set so that two services in one process (tests) stay apart.
     const id = randomUUID();
     const data: ThreadData = {
       controlChannel: `taskq:control:${id}`,
       progressChannel: `taskq:progress:${id}`,
+      runningOn,
       includeTestHandlers: config.ENABLE_TEST_HANDLERS,
       logLevel: config.LOG_LEVEL,
       pretty: config.NODE_ENV !== "production",
@@ -35,7 +45,7 @@ export class ThreadPools {
     this.control = new BroadcastChannel(data.controlChannel);
     this.progress = new BroadcastChannel(data.progressChannel);
     this.progress.onmessage = (event) => {
-      const message = (event as { data: ThreadEvent | LoadedMessage }).data;
+      const message = (event as { data: ProgressMessage | LoadedMessage }).data;
       if ("loaded" in message) {
         this.loaded.add(message.threadId);
         this.onLoaded?.();
@@ -49,7 +59,6 @@ export class ThreadPools {
       idleTimeout: Number.POSITIVE_INFINITY,
       resourceLimits: { maxOldGenerationSizeMb: config.THREAD_MAX_OLD_GENERATION_MB, maxYoungGenerationSizeMb: config.THREAD_MAX_YOUNG_GENERATION_MB },
     };
-    this.concurrency = { cpu: 1, io: config.IO_CONCURRENCY_PER_THREAD };
     this.pools = {
       cpu: new Piscina({ ...common, minThreads: config.CPU_THREADS, maxThreads: config.CPU_THREADS }),
       // Shared threads must keep their event loops running between tasks: no Atomics waits.
@@ -102,9 +111,27 @@ export class ThreadPools {
    * Runs one attempt. Rejects only if its thread died (then replaced). No AbortSignal is given
    * to Piscina: it runs a task that has one alone on its thread, which would leave the io pool
    * one job per thread. A handler that ignores its abort is stopped with terminateThread.
+   * `slot` comes from takeSlot and stays the caller's until it calls releaseSlot.
    */
   run(kind: HandlerKind, task: ThreadTask): Promise<ThreadOutcome> {
     return this.pools[kind].run(task);
+  }
+
+  /** A free slot of this kind, cleared; there is one for every job the pool can run at once. */
+  takeSlot(kind: HandlerKind): number {
+    const slot = this.freeSlots[kind].pop();
+    if (slot === undefined) throw new Error(`no free ${kind} slot: more jobs launched than the pool's capacity`);
+    Atomics.store(this.runningOn, slot, 0);
+    return slot;
+  }
+
+  releaseSlot(kind: HandlerKind, slot: number): void {
+    this.freeSlots[kind].push(slot);
+  }
+
+  /** The thread running the attempt in `slot`, once it has started there. */
+  threadRunning(slot: number): number | null {
+    return Atomics.load(this.runningOn, slot) || null;
   }
 
   /** Terminates a thread (Piscina starts a replacement); every task on it rejects. False if it is already gone. */
@@ -131,4 +158,8 @@ export class ThreadPools {
     this.progress.close();
     await Promise.allSettled([this.pools.cpu.destroy(), this.pools.io.destroy()]);
   }
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }

@@ -7,6 +7,8 @@ export interface ThreadTask {
   type: string;
   payload: string;
   attempt: number;
+  /** The attempt's entry in ThreadData.runningOn, where the thread writes its threadId as it starts. */
+  slot: number;
 }
 
 /** What a thread answers: the result as JSON text, or the error. A thread never throws for a handler's failure. */
@@ -16,8 +18,15 @@ export type ThreadOutcome = { ok: true; result: string } | { ok: false; error: J
 export interface ThreadData {
   /** Main → threads: { jobId, reason } asks a handler to stop (its ctx.signal aborts). */
   controlChannel: string;
-  /** Threads → main: ProgressMessage, StartedMessage and LoadedMessage. */
+  /** Threads → main: ProgressMessage and LoadedMessage. */
   progressChannel: string;
+  /**
+   * Int32 per slot: the threadId of the thread running the attempt launched into that slot,
+   * written by the thread before its handler starts (0 until then). The dispatcher needs it only
+   * to terminate a handler that ignores its abort, and to tell the other jobs on that thread
+   * they were bystanders; a message per job to say it cost the drain ~7% of its throughput.
+   */
+  runningOn: SharedArrayBuffer;
   includeTestHandlers: boolean;
   logLevel: string;
   pretty: boolean;
@@ -36,18 +45,6 @@ export interface ProgressMessage {
   progress: number | Record<string, unknown>;
 }
 
-/**
- * Sent by a thread as it starts a job: which thread runs it, so that the dispatcher can
- * terminate that thread if the handler does not stop (tasks are run without Piscina's
- * AbortSignal, which would limit every thread to one task at a time).
- */
-export interface StartedMessage {
-  jobId: string;
-  threadId: number;
-  started: true;
-}
-
-export type ThreadEvent = ProgressMessage | StartedMessage;
 
 /** Sent once by each thread when its module has loaded (handlers, schemas, logger): it can run jobs at full speed. */
 export interface LoadedMessage {

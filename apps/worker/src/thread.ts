@@ -4,7 +4,7 @@ import { createRegistry } from "../../core/src/handlers/registry";
 import type { HandlerContext } from "../../core/src/handlers/handler";
 import type { JobError } from "../../core/src/jobs/job";
 import { createLogger } from "../../core/src/logger";
-import type { AbortMessage, LoadedMessage, ProgressMessage, StartedMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, LoadedMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Worker-thread entry (Piscina). Runs one handler call per task and answers a ThreadOutcome.
@@ -34,6 +34,7 @@ control.onmessage = (event) => {
 };
 const progressOut = new BroadcastChannel(data.progressChannel);
 progressOut.unref();
+const runningOn = new Int32Array(data.runningOn);
 
 const attemptKey = (jobId: string, attempt: number) => `${jobId}#${attempt}`;
 
@@ -50,7 +51,8 @@ export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   const controller = new AbortController();
   const key = attemptKey(task.jobId, task.attempt);
   controllers.set(key, controller);
-  progressOut.postMessage({ jobId: task.jobId, threadId, started: true } satisfies StartedMessage);
+  // Before the handler runs: one that never yields must still be found, to terminate its thread.
+  Atomics.store(runningOn, task.slot, threadId);
   const early = abortedEarly.get(key);
   if (early !== undefined) {
     abortedEarly.delete(key);

@@ -18,8 +18,8 @@ export interface Worker {
 }
 
 export async function startWorker(deps: { config: Config; logger: Logger; store: JobStore; registry: HandlerRegistry; events: JobEvents }): Promise<Worker> {
-  // Thread events only arrive once jobs run, by which time `dispatcher` is assigned.
-  const pools = new ThreadPools(deps.config, (message) => dispatcher.onThreadEvent(message));
+  // Progress only arrives once jobs run, by which time `dispatcher` is assigned.
+  const pools = new ThreadPools(deps.config, (message) => dispatcher.onProgress(message));
   const dispatcher = new Dispatcher({ ...deps, pools });
   try {
     await pools.whenLoaded(THREADS_LOAD_TIMEOUT_MS);

@@ -17,6 +17,38 @@ describe("ThreadPools.whenLoaded", () => {
     await expect(pools.whenLoaded(0)).rejects.toThrow("worker threads: 0 of 3 loaded within 0 ms");
     await pools.whenLoaded(30_000);
     expect(pools.threadCount()).toBe(3);
-    await expect(pools.run("io", { jobId: "j", type: "noop", payload: "{}", attempt: 1 })).resolves.toMatchObject({ ok: true });
+    const slot = pools.takeSlot("io");
+    await expect(pools.run("io", { jobId: "j", type: "noop", payload: "{}", attempt: 1, slot })).resolves.toMatchObject({ ok: true });
+  });
+});
+
+describe("ThreadPools slots", () => {
+  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "error", CPU_THREADS: "1", IO_THREADS: "1", IO_CONCURRENCY_PER_THREAD: "2", DATABASE_URL: "file:unused.db" });
+  let pools: ThreadPools;
+  beforeEach(() => {
+    pools = new ThreadPools(config, () => undefined);
+  });
+  afterEach(async () => {
+    await pools.close();
+  });
+
+  test("the thread that runs an attempt records itself in the attempt's slot; a slot taken again starts empty", async () => {
+    const slot = pools.takeSlot("cpu");
+    expect(pools.threadRunning(slot)).toBeNull();
+    await expect(pools.run("cpu", { jobId: "j", type: "noop", payload: "{}", attempt: 1, slot })).resolves.toMatchObject({ ok: true });
+    const threadId = pools.threadRunning(slot);
+    expect(threadId).toBeGreaterThan(0);
+    // It is that pool's thread: terminating it by that id works (and Piscina replaces it).
+    expect(pools.terminateThread(threadId!)).toBe(true);
+    pools.releaseSlot("cpu", slot);
+    expect(pools.threadRunning(pools.takeSlot("cpu"))).toBeNull();
+  });
+
+  test("there are exactly as many slots of a kind as jobs the pool runs at once", () => {
+    const io = [pools.takeSlot("io"), pools.takeSlot("io")];
+    expect(() => pools.takeSlot("io")).toThrow("no free io slot");
+    expect(new Set([...io, pools.takeSlot("cpu")]).size).toBe(3);
+    pools.releaseSlot("io", io[0]!);
+    expect(pools.takeSlot("io")).toBe(io[0]);
   });
 });
