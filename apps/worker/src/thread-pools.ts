@@ -13,7 +13,8 @@ import type { AbortMessage, LoadedMessage, ProgressMessage, ThreadData, ThreadOu
  */
 export class ThreadPools {
   private readonly pools: Record<HandlerKind, Piscina<ThreadTask, ThreadOutcome>>;
-  private readonly concurrency: Record<HandlerKind, number>;
+  /** Jobs each pool runs at once: its fixed thread count × the jobs a thread takes. */
+  private readonly capacities: Record<HandlerKind, number>;
   /** ThreadData.runningOn: slots 0 … cpu capacity − 1 for the cpu pool, the rest for io. */
   private readonly runningOn: Int32Array;
   private readonly freeSlots: Record<HandlerKind, number[]>;
@@ -25,12 +26,11 @@ export class ThreadPools {
   private onLoaded: (() => void) | null = null;
 
   constructor(config: Config, onEvent: (message: ProgressMessage) => void) {
-    this.concurrency = { cpu: 1, io: config.IO_CONCURRENCY_PER_THREAD };
-    const cpuSlots = config.CPU_THREADS * this.concurrency.cpu;
-    const ioSlots = config.IO_THREADS * this.concurrency.io;
-    const runningOn = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (cpuSlots + ioSlots));
+    this.capacities = { cpu: config.CPU_THREADS, io: config.IO_THREADS * config.IO_CONCURRENCY_PER_THREAD };
+    const { cpu, io } = this.capacities;
+    const runningOn = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (cpu + io));
     this.runningOn = new Int32Array(runningOn);
-    this.freeSlots = { cpu: range(0, cpuSlots), io: range(cpuSlots, cpuSlots + ioSlots) };
+    this.freeSlots = { cpu: range(0, cpu), io: range(cpu, cpu + io) };
     // Channels are named per pool set so that two services in one process (tests) stay apart.
     const id = randomUUID();
     const data: ThreadData = {
@@ -96,7 +96,7 @@ export class ThreadPools {
 
   /** How many jobs of this kind can run at once. */
   capacity(kind: HandlerKind): number {
-    return this.pools[kind].maxThreads * this.concurrency[kind];
+    return this.capacities[kind];
   }
 
   threadCount(): number {

@@ -72,6 +72,8 @@ export const PURGE_BATCH = 1_000;
  */
 export class JobStore {
   private readonly sql: Statements;
+  /** The claim's text by type count: built once, not on every claim (it is also the prepared-statement cache's key). */
+  private readonly claimSql = new Map<number, string>();
 
   constructor(readonly db: Database) {
     this.sql = db.dialect === "sqlite" ? sqliteStatements : postgresqlStatements;
@@ -102,7 +104,7 @@ export class JobStore {
     const now = nowMs();
     const token = randomUUID();
     const rows = await this.query<Record<string, unknown>[]>(
-      this.sql.claimBatch(args.types.length),
+      this.claimText(args.types.length),
       now,
       args.owner,
       token,
@@ -126,6 +128,12 @@ export class JobStore {
         lockToken: token,
       }))
       .sort((a, b) => b.priority - a.priority || a.runAt - b.runAt);
+  }
+
+  private claimText(typeCount: number): string {
+    let text = this.claimSql.get(typeCount);
+    if (text === undefined) this.claimSql.set(typeCount, (text = this.sql.claimBatch(typeCount)));
+    return text;
   }
 
   /** Records attempt outcomes in one statement; returns the ids whose lease was still held (the others were not written). */
