@@ -34,11 +34,12 @@ const envSchema = z.object({
   WORKER_JOB_TYPES: list.optional(),
   CPU_THREADS: int(1, 1024).default(cores),
   IO_THREADS: int(1, 1024).default(Math.max(1, Math.ceil(cores / 2))),
-  // 128: more jobs in flight hide the round trip to the io thread, and each claim and settle
-  // carries more rows. Alternated bench runs, 64 → 128 → 256: drain 23.9k, 23.7k → 26.2k, 25.9k
-  // → 27.4k, 26.6k jobs/s; bulk 60.4k, 57.2k → 57.0k, 56.2k → 53.4k, 50.8k, as a bigger window
-  // takes more of the main thread that the API shares (and blocks it longer per statement).
-  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(128),
+  // 256: two claim batches of 128 in flight (the Dispatcher's CLAIM_SHARE), one being claimed
+  // while the other's outcomes are recorded; 128 rows is where a claim's fixed cost stops
+  // mattering. With SQLite's writer thread, alternated drains on 2 cores: 128 → 256 slots
+  // 18.5–19.0k → 20.2–21.7k jobs/s; 384 gave no more. Before the writer thread a bigger
+  // window cost bulk submission (the main thread ran every statement); it no longer does.
+  IO_CONCURRENCY_PER_THREAD: int(1, 10_000).default(256),
   THREAD_MAX_OLD_GENERATION_MB: int(16, 65_536).default(256),
   // V8's own default young generation (tens of MB) filled with short-lived garbage in every
   // busy thread: 8 MB took 15 MB off the peak RSS with 1M PENDING jobs (289, 288 → 270, 275 MB)

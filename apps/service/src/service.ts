@@ -96,6 +96,13 @@ export async function startService(config: Config, logger = defaultLogger(config
       logger.info("service stopped");
     })());
 
+  // Without its writer thread a SQLite process can neither store, claim nor record a job, and
+  // nothing would reap what it holds: it stops, so that a supervisor starts a sound one.
+  db.writer?.onExit((error) => {
+    logger.error("the SQLite writer thread stopped; stopping the service", { error });
+    process.exitCode = 1;
+    void stop();
+  });
   return { config, logger, store, events, notifier, worker, server, app, port, stop };
 }
 

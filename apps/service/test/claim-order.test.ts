@@ -49,15 +49,14 @@ describe("claimBatch reads one index range per type", () => {
 const describeSqlite = testDialect === "sqlite" ? describe : describe.skip;
 
 describeSqlite("the plans of the hot statements (SQLite)", () => {
-  /** EXPLAIN QUERY PLAN of a Statements entry, with its $n placeholders bound to null. */
-  function plan(text: string): string[] {
-    const sql = text.replace(/\$\d+/g, "?");
-    const args = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => null);
-    return (store.db.direct!.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail);
+  /** EXPLAIN QUERY PLAN of a Statements entry, on the writer's connection, with its $n placeholders bound to null. */
+  async function plan(text: string): Promise<string[]> {
+    const args = Array.from({ length: Math.max(...[...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]))) }, () => null);
+    return (await store.db.writer!.run<{ detail: string }[]>(`EXPLAIN QUERY PLAN ${text}`, args)).map((r) => r.detail);
   }
 
-  test("the claim reads one range of jobs_claim_idx per type and never scans the table", () => {
-    const steps = plan(sqliteStatements.claimBatch(3));
+  test("the claim reads one range of jobs_claim_idx per type and never scans the table", async () => {
+    const steps = await plan(sqliteStatements.claimBatch(3));
     expect(steps.filter((s) => s === "SEARCH jobs USING INDEX jobs_claim_idx (status=? AND type=?)")).toHaveLength(3);
     expect(steps.filter((s) => /^SCAN jobs\b/.test(s))).toEqual([]);
   });

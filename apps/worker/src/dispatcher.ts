@@ -40,11 +40,12 @@ const OUTCOME_BATCH = 1_000;
 const PROGRESS_FLUSH_MS = 250;
 const ABORT_RESEND_MS = 50;
 /**
- * A slot freed while the pool is more than half busy is refilled within this delay rather
- * than at once, so slots freed one by one are claimed together: a claim costs about the same
- * for 1 row as for 16. A pool at least half free refills at once.
+ * A claim takes at most this share of a pool's slots, so that a full pool is refilled in
+ * staggered batches: one batch's claim runs (on SQLite's writer thread, or on the PostgreSQL
+ * server) while this thread records the outcomes of the other. In one batch per pool, the two
+ * took turns, each idle half the time (drain 17–18k → 20–21k jobs/s with 256 io slots, measured).
  */
-const REFILL_MAX_DELAY_MS = 2;
+const CLAIM_SHARE = 0.5;
 /** The first retry of a claim that failed; later ones back off up to POLL_INTERVAL_MS. */
 const CLAIM_RETRY_MS = 100;
 const KINDS = ["cpu", "io"] as const;
@@ -69,7 +70,8 @@ export class Dispatcher {
   private readonly terminatedThreads = new Set<number>();
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private fillScheduled = false;
-  private refillTimer: NodeJS.Timeout | null = null;
+  /** A claim round is waiting for the mutex: it will see every slot freed until it starts, so no second one queues. */
+  private fillQueued = false;
   private claimRetryMs = CLAIM_RETRY_MS;
   /**
    * Per kind: how many announcements of new work this dispatcher has heard, and the count at
@@ -163,38 +165,37 @@ export class Dispatcher {
     else setImmediate(claimRound);
   };
 
+  /**
+   * A freed slot claims again at once: the claim costs this thread a message, and slots freed
+   * while a claim is in flight wait for it (the mutex), so they are claimed together anyway.
+   */
   private refill(kind: HandlerKind): void {
-    if (this.foundEmpty(kind)) return;
-    const capacity = this.deps.pools.capacity(kind);
-    if ((capacity - this.inFlight[kind]) * 2 >= capacity) {
-      this.wake();
-      return;
-    }
-    this.refillTimer ??= setTimeout(() => {
-      this.refillTimer = null;
-      this.wake();
-    }, REFILL_MAX_DELAY_MS);
+    if (!this.foundEmpty(kind)) this.wake();
   }
 
   private async fill(): Promise<void> {
+    if (this.fillQueued) return;
+    this.fillQueued = true;
     try {
       await this.mutex.runExclusive(async () => {
+        this.fillQueued = false;
         let more = true;
         while (more && this.state === "running") {
           more = false;
           for (const kind of KINDS) {
-            const free = this.deps.pools.capacity(kind) - this.inFlight[kind];
-            if (free <= 0 || this.typesByKind[kind].length === 0 || this.foundEmpty(kind)) continue;
+            const capacity = this.deps.pools.capacity(kind);
+            const limit = Math.min(capacity - this.inFlight[kind], Math.ceil(capacity * CLAIM_SHARE));
+            if (limit <= 0 || this.typesByKind[kind].length === 0 || this.foundEmpty(kind)) continue;
             const announcedBefore = this.announced[kind];
             const jobs = await this.deps.store.claimBatch({
               owner: this.deps.config.WORKER_ID,
               types: this.typesByKind[kind],
-              limit: free,
+              limit,
               leaseMs: this.deps.config.LEASE_MS,
             });
             for (const job of jobs) this.launch(kind, job);
             // A full batch means there may be more ready work than we took.
-            if (jobs.length === free) more = true;
+            if (jobs.length === limit) more = true;
             else this.emptyAt[kind] = announcedBefore;
           }
         }
@@ -202,7 +203,7 @@ export class Dispatcher {
       this.claimRetryMs = CLAIM_RETRY_MS;
     } catch (error) {
       // Usually a database busy for longer than its timeout: try again soon rather than a poll
-      // interval later, backing off, as each try may block this thread for the busy timeout.
+      // interval later, backing off, as each try may wait out the busy timeout.
       this.log.error("claim failed; retrying", { error, retryInMs: this.claimRetryMs });
       setTimeout(this.wake, this.claimRetryMs).unref();
       this.claimRetryMs = Math.min(this.claimRetryMs * 2, Math.max(CLAIM_RETRY_MS, this.deps.config.POLL_INTERVAL_MS));
@@ -396,7 +397,6 @@ export class Dispatcher {
       return;
     }
     this.state = "stopping";
-    if (this.refillTimer) clearTimeout(this.refillTimer);
     this.deps.events.off("jobs:available", this.onAvailable);
     this.dueWakeups.stop();
     this.deps.events.off("job:cancel-requested", this.onCancelRequested);

@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
-import BetterSqlite3 from "better-sqlite3";
 import { PrismaClient as SqliteClient } from "../generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "../generated/postgresql/client";
+import { SqliteWriter } from "./sqlite-writer";
 
 export type Dialect = "sqlite" | "postgresql";
 
@@ -20,39 +20,16 @@ export interface Database {
   /** PostgreSQL only: the schema the tables live in (search_path). */
   readonly schema?: string;
   /**
-   * SQLite only: a connection of our own that runs the Statements and the signal writes as
-   * cached prepared statements (runDirect), and so carries every write of the hot path. Through
-   * Prisma the same statement costs a prepare and the query engine on every call (0.5 ms for
-   * the claim, 1.2 ms for a settle, measured). Both connections run synchronously on this
-   * thread, so their statements never overlap; only an interactive Prisma transaction, held
-   * across an await, would make this one wait for the write lock — do not use one on SQLite.
+   * SQLite only: a connection of our own, on a thread of its own (SqliteWriter), that runs the
+   * Statements and the signal writes as cached prepared statements (runDirect), and so carries
+   * every write of the hot path. Through Prisma the same statement costs a prepare and the query
+   * engine on every call (0.5 ms for the claim, 1.2 ms for a settle, measured). Prisma's own
+   * writes (cancel, retry, delete) run on this thread and may wait, in SQLite's busy handler, for
+   * a writer statement to commit (a batch of 1,000 rows: ~10 ms); an interactive Prisma
+   * transaction, holding the lock across an await, would make the writer wait in turn — do not
+   * use one on SQLite.
    */
-  readonly direct?: BetterSqlite3.Database;
-}
-
-const preparedByConnection = new WeakMap<BetterSqlite3.Database, Map<string, { statement: BetterSqlite3.Statement; order: number[] }>>();
-
-/**
- * Runs a statement written with `$1 … $n` (as in PostgreSQL) on SQLite's direct connection,
- * prepared once per connection: `$2 … $1 … $2` becomes `? … ? … ?` bound in the order
- * [2, 1, 2], as better-sqlite3 binds arrays by position only. Returns the rows of a statement
- * that returns any, else the run's result.
- */
-export function runDirect<T>(direct: BetterSqlite3.Database, sql: string, args: readonly unknown[]): T {
-  let prepared = preparedByConnection.get(direct);
-  if (!prepared) preparedByConnection.set(direct, (prepared = new Map()));
-  let cached = prepared.get(sql);
-  if (!cached) {
-    const order: number[] = [];
-    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
-      order.push(Number(n));
-      return "?";
-    });
-    cached = { statement: direct.prepare(text), order };
-    prepared.set(sql, cached);
-  }
-  const params = cached.order.map((i) => args[i - 1]);
-  return (cached.statement.reader ? cached.statement.all(...params) : cached.statement.run(...params)) as T;
+  readonly writer?: SqliteWriter;
 }
 
 export function dialectOf(url: string): Dialect {
@@ -79,10 +56,8 @@ export async function openDatabase(url: string, options: { busyTimeoutMs: number
     await prisma.$queryRawUnsafe("PRAGMA journal_mode = WAL");
     await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
     await prisma.$queryRawUnsafe(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
-    const direct = new BetterSqlite3(path, { timeout: options.busyTimeoutMs });
-    direct.pragma("journal_mode = WAL");
-    direct.pragma("synchronous = NORMAL");
-    return { dialect: "sqlite", url, prisma, direct };
+    const writer = await SqliteWriter.open({ path, busyTimeoutMs: options.busyTimeoutMs });
+    return { dialect: "sqlite", url, prisma, writer };
   }
   const schema = postgresSchema(url);
   // Prisma qualifies model queries with `schema`; raw SQL (the claim, the settle…) finds its

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { FINISHED_STATUSES, type JobRow, type JobStatus } from "../jobs/job";
 import { nowMs } from "../time";
-import { type Database, runDirect } from "./database";
+import type { Database } from "./database";
 import { postgresqlStatements } from "./sql.postgresql";
 import { sqliteStatements } from "./sql.sqlite";
 import type { Statements } from "./statements";
@@ -83,10 +83,10 @@ export class JobStore {
     return this.db.prisma;
   }
 
-  /** Runs one of the dialect's statements: on SQLite as a cached prepared statement of the direct connection. */
+  /** Runs one of the dialect's statements: on SQLite on the writer thread, as a cached prepared statement. */
   private async query<T>(sql: string, ...args: unknown[]): Promise<T> {
-    if (!this.db.direct) return this.prisma.$queryRawUnsafe<T>(sql, ...args);
-    return runDirect<T>(this.db.direct, sql, args);
+    if (!this.db.writer) return this.prisma.$queryRawUnsafe<T>(sql, ...args);
+    return this.db.writer.run<T>(sql, args);
   }
 
   /** Inserts the jobs in one statement. Returns the ids inserted; a job whose idempotency key already exists is skipped. */
@@ -280,16 +280,16 @@ export class JobStore {
     return counts;
   }
 
-  /** Readiness: the database answers a query. */
+  /** Readiness: the database answers a query, and on SQLite so does the writer thread. */
   async ping(): Promise<void> {
-    await this.prisma.$queryRawUnsafe("SELECT 1");
+    await Promise.all([this.prisma.$queryRawUnsafe("SELECT 1"), this.db.writer?.run("SELECT 1", [])]);
   }
 
   async close(): Promise<void> {
     try {
       await this.prisma.$disconnect();
     } finally {
-      this.db.direct?.close();
+      await this.db.writer?.close();
     }
   }
 }

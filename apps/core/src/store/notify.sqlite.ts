@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import type { Logger } from "../logger";
 import { nowMs } from "../time";
-import { type Database, runDirect, sqlitePath } from "./database";
+import { type Database, sqlitePath } from "./database";
 import type { SignalMessage, SignalTransport } from "./notifier";
 
 /** Signals older than this are deleted; a process that was stopped longer than this resyncs from the table of jobs anyway. */
@@ -27,8 +27,8 @@ export function nextPollMs(msSinceLastWrite: number, poll: SqlitePoll): number {
 }
 
 /**
- * SQLite has no NOTIFY, so messages are rows of job_signals, appended on the store's direct
- * connection after the commits they announce. Each process watches the file with
+ * SQLite has no NOTIFY, so messages are rows of job_signals, appended by the store's writer
+ * thread after the commits they announce. Each process watches the file with
  * `PRAGMA data_version` on a dedicated connection (a read of shared memory, a few µs; it
  * changes when any other connection commits) every `fastMs`, or `idleMs` once nothing has been
  * written for a second (nextPollMs), and only then reads the rows it has not seen.
@@ -50,15 +50,16 @@ export class SqliteSignalTransport implements SignalTransport {
   ) {}
 
   async publish(messages: readonly SignalMessage[]): Promise<void> {
-    // On the direct connection, prepared once, like the store's hot statements: a submission
-    // publishes a wake-up each time, and through Prisma each cost a prepare and its query engine.
-    const direct = this.db.direct;
-    if (!direct) throw new Error("SQLite signals are written on the store's direct connection, which this database has not opened");
+    // On the writer thread, prepared once, like the store's hot statements, and after the
+    // commits they announce: a submission publishes a wake-up each time, and through Prisma each
+    // cost a prepare and its query engine.
+    const writer = this.db.writer;
+    if (!writer) throw new Error("SQLite signals are written by the store's writer thread, which this database has not opened");
     const now = nowMs();
-    runDirect(direct, "INSERT INTO job_signals (message, created_at) SELECT value, $1 FROM json_each($2)", [now, JSON.stringify(messages.map((m) => JSON.stringify(m)))]);
+    await writer.run("INSERT INTO job_signals (message, created_at) SELECT value, $1 FROM json_each($2)", [now, JSON.stringify(messages.map((m) => JSON.stringify(m)))]);
     if (now - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now;
-      runDirect(direct, "DELETE FROM job_signals WHERE created_at < $1", [now - KEEP_MS]);
+      await writer.run("DELETE FROM job_signals WHERE created_at < $1", [now - KEEP_MS]);
     }
   }
 
