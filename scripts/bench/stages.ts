@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../apps/core/src/config";
 import { createRegistry } from "../../apps/core/src/handlers/registry";
 import { migrate } from "../../apps/core/src/store/migrate";
+import { largestClaim } from "../../apps/worker/src/dispatcher";
 import { nowMs } from "../../apps/core/src/time";
 import { type BenchChild, freePort, serviceEnv, startBareExpress, startService } from "./child-process";
 import { JobDb, quantile } from "./job-db";
@@ -311,7 +312,7 @@ export class Stages {
     const defaults = loadConfig({});
     // The two claims the dispatcher makes when every slot is free: the io pool's (which finds
     // the noop backlog) and the cpu pool's (which finds nothing and must not scan for it).
-    const claimLimit = defaults.IO_THREADS * defaults.IO_CONCURRENCY_PER_THREAD;
+    const claimLimit = largestClaim(defaults.IO_THREADS * defaults.IO_CONCURRENCY_PER_THREAD);
     const registry = createRegistry({ includeTestHandlers: false });
     const typesOf = (kind: "cpu" | "io") => registry.types.filter((t) => registry.get(t)!.kind === kind);
     const seed = async (rows: number) => {
@@ -329,7 +330,7 @@ export class Stages {
     for (let block = 0; block < blocks; block++) {
       for (const b of backlogs) {
         const io = b.db.claimTimes(typesOf("io"), claimLimit, this.sizes.claimRounds / blocks);
-        const cpu = b.db.claimTimes(typesOf("cpu"), defaults.CPU_THREADS, this.sizes.claimRounds / blocks);
+        const cpu = b.db.claimTimes(typesOf("cpu"), largestClaim(defaults.CPU_THREADS), this.sizes.claimRounds / blocks);
         if (io.claimed !== claimLimit || cpu.claimed !== 0) throw new Error(`backlog: claims returned ${io.claimed} and ${cpu.claimed} rows`);
         b.io.push(...io.timesUs);
         b.cpu.push(...cpu.timesUs);

@@ -46,6 +46,11 @@ const ABORT_RESEND_MS = 50;
  * took turns, each idle half the time (drain 17–18k → 20–21k jobs/s with 256 io slots, measured).
  */
 const CLAIM_SHARE = 0.5;
+
+/** The most rows one claim takes for a pool of this capacity. */
+export function largestClaim(capacity: number): number {
+  return Math.ceil(capacity * CLAIM_SHARE);
+}
 /** The first retry of a claim that failed; later ones back off up to POLL_INTERVAL_MS. */
 const CLAIM_RETRY_MS = 100;
 const KINDS = ["cpu", "io"] as const;
@@ -184,7 +189,7 @@ export class Dispatcher {
           more = false;
           for (const kind of KINDS) {
             const capacity = this.deps.pools.capacity(kind);
-            const limit = Math.min(capacity - this.inFlight[kind], Math.ceil(capacity * CLAIM_SHARE));
+            const limit = Math.min(capacity - this.inFlight[kind], largestClaim(capacity));
             if (limit <= 0 || this.typesByKind[kind].length === 0 || this.foundEmpty(kind)) continue;
             const announcedBefore = this.announced[kind];
             const jobs = await this.deps.store.claimBatch({
