@@ -14,11 +14,25 @@ export interface ThreadTask {
 /** What a thread answers: the result as JSON text, or the error. A thread never throws for a handler's failure. */
 export type ThreadOutcome = { ok: true; result: string } | { ok: false; error: JobError };
 
+/**
+ * Io jobs launched together go to a thread as one Piscina task. Each outcome comes back on the
+ * progress channel as soon as its job ends (OutcomesMessage), not with the task, so a slow job
+ * never holds back the others; the task itself answers null once every job has ended.
+ */
+export interface ThreadBatch {
+  batch: ThreadTask[];
+}
+
+/** Threads → main: outcomes of batched jobs, gathered per turn of the thread's event loop. */
+export interface OutcomesMessage {
+  outcomes: { jobId: string; attempt: number; outcome: ThreadOutcome }[];
+}
+
 /** Fixed at pool start, shared by every thread. */
 export interface ThreadData {
   /** Main → threads: { jobId, reason } asks a handler to stop (its ctx.signal aborts). */
   controlChannel: string;
-  /** Threads → main: ProgressMessage and LoadedMessage. */
+  /** Threads → main: ProgressMessage, OutcomesMessage and LoadedMessage. */
   progressChannel: string;
   /**
    * Int32 per slot: the threadId of the thread running the attempt launched into that slot,

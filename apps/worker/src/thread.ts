@@ -4,7 +4,7 @@ import { createRegistry } from "../../core/src/handlers/registry";
 import type { HandlerContext } from "../../core/src/handlers/handler";
 import type { JobError } from "../../core/src/jobs/job";
 import { createLogger } from "../../core/src/logger";
-import type { AbortMessage, LoadedMessage, ProgressMessage, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import type { AbortMessage, LoadedMessage, OutcomesMessage, ProgressMessage, ThreadBatch, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
 
 /**
  * Worker-thread entry (Piscina). Runs one handler call per task and answers a ThreadOutcome.
@@ -45,7 +45,39 @@ class AbortError extends Error {
 // Everything above is what a job needs; the pool counts this thread as warm from here on.
 progressOut.postMessage({ threadId, loaded: true } satisfies LoadedMessage);
 
-export default async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
+/** Piscina's entry: one cpu job, answered with its outcome, or a batch of io jobs (ThreadBatch). */
+export default function run(task: ThreadTask | ThreadBatch): Promise<ThreadOutcome | null> {
+  return "batch" in task ? runBatch(task.batch) : runJob(task);
+}
+
+let outbox: OutcomesMessage["outcomes"] = [];
+let flushScheduled = false;
+
+function sendOutcomes(): void {
+  flushScheduled = false;
+  if (outbox.length === 0) return;
+  progressOut.postMessage({ outcomes: outbox } satisfies OutcomesMessage);
+  outbox = [];
+}
+
+async function runBatch(tasks: ThreadTask[]): Promise<null> {
+  await Promise.all(
+    tasks.map(async (task) => {
+      const outcome = await runJob(task);
+      outbox.push({ jobId: task.jobId, attempt: task.attempt, outcome });
+      // Jobs that end in the same turn share one message.
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(sendOutcomes);
+      }
+    }),
+  );
+  // Posted before the task answers: the batch's last outcomes never wait for another turn.
+  sendOutcomes();
+  return null;
+}
+
+async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   const handler = registry.get(task.type);
   if (!handler) return failure({ name: "UnknownJobTypeError", message: `No handler for type ${task.type}`, retryable: false });
   const controller = new AbortController();

@@ -52,3 +52,32 @@ describe("ThreadPools slots", () => {
     expect(pools.takeSlot("io")).toBe(io[0]);
   });
 });
+
+describe("ThreadPools io batches", () => {
+  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "error", CPU_THREADS: "1", IO_THREADS: "1", IO_CONCURRENCY_PER_THREAD: "8", DATABASE_URL: "file:unused.db" });
+  let pools: ThreadPools;
+  beforeEach(() => {
+    pools = new ThreadPools(config, () => undefined);
+  });
+  afterEach(async () => {
+    await pools.close();
+  });
+
+  const task = (jobId: string, type: string, payload: unknown) => ({ jobId, type, payload: JSON.stringify(payload), attempt: 1, slot: pools.takeSlot("io") });
+
+  test("jobs launched together each get their outcome when they end: a slow one does not hold back the others", async () => {
+    await pools.whenLoaded(30_000);
+    let slowEnded = false;
+    const slowTask = task("slow", "sleep", { ms: 60_000 });
+    const slow = pools.run("io", slowTask).finally(() => (slowEnded = true));
+    const quick = [pools.run("io", task("a", "noop", {})), pools.run("io", task("b", "fail", { message: "no" })), pools.run("io", task("c", "noop", {}))];
+    const [a, b, c] = await Promise.all(quick);
+    expect(a).toMatchObject({ ok: true });
+    expect(b).toMatchObject({ ok: false, error: { message: "no" } });
+    expect(c).toMatchObject({ ok: true });
+    expect(slowEnded).toBe(false);
+    // A thread that dies rejects the jobs of its batch that had not ended.
+    expect(pools.terminateThread(pools.threadRunning(slowTask.slot)!)).toBe(true);
+    await expect(slow).rejects.toThrow();
+  });
+});
