@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Worker } from "node:worker_threads";
 import { SqliteError, SqliteWriter } from "../src/store/sqlite-writer";
 
 let dir: string;
@@ -56,5 +57,16 @@ describe("SqliteWriter: the SQLite statements of the hot path, on a thread of th
     await writer.close();
     await expect(sent).resolves.toMatchObject({ changes: 1 });
     await expect(writer.run("SELECT 1", [])).rejects.toThrow("the SQLite writer is closed");
+  });
+
+  test("a thread that stops on its own fails the statements in flight and every later one, and says so once", async () => {
+    const exits: Error[] = [];
+    writer.onExit((error) => exits.push(error));
+    const inFlight = writer.run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c", []);
+    // What an out-of-memory end or a crash of the thread looks like from here (the thread is private to SqliteWriter).
+    await (writer as unknown as { worker: Worker }).worker.terminate();
+    await expect(inFlight).rejects.toThrow("the SQLite writer thread exited");
+    await expect(writer.run("SELECT 1", [])).rejects.toThrow("the SQLite writer thread exited");
+    expect(exits).toHaveLength(1);
   });
 });
