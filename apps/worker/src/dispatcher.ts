@@ -58,9 +58,9 @@ const KINDS = ["cpu", "io"] as const;
 /**
  * The claim → run → record loop. One per process; the only writer of job rows on the worker
  * side. `fill` claims ready jobs for the free slots, at most half a pool per claim (under a
- * mutex, so capacity counts stay exact), `launch` hands each to a thread with its timeout, and `finish` decides
- * the outcome and records it through a group-commit batcher, guarded by the claim's lock
- * token so a worker whose lease was taken cannot overwrite a newer outcome.
+ * mutex, so capacity counts stay exact), `launch` hands each to a thread with its timeout, and
+ * `finish` decides the outcome and records it through a group-commit batcher, guarded by the
+ * claim's lock token so a worker whose lease was taken cannot overwrite a newer outcome.
  */
 export class Dispatcher {
   private readonly mutex = new Mutex();

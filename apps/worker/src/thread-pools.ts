@@ -4,7 +4,7 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { Config } from "../../core/src/config";
 import type { HandlerKind } from "../../core/src/handlers/handler";
-import type { AbortMessage, LoadedMessage, OutcomesMessage, ProgressMessage, ThreadBatch, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import { type AbortMessage, attemptKey, type LoadedMessage, type OutcomesMessage, type ProgressMessage, type ThreadBatch, type ThreadData, type ThreadOutcome, type ThreadTask } from "./thread-protocol";
 
 /**
  * Two Piscina pools over the same thread entry: "cpu" gives each job a thread to itself,
@@ -51,11 +51,7 @@ export class ThreadPools {
     this.progress.onmessage = (event) => {
       const message = (event as { data: ProgressMessage | OutcomesMessage | LoadedMessage }).data;
       if ("outcomes" in message) {
-        for (const { jobId, attempt, outcome } of message.outcomes) {
-          const key = attemptKey(jobId, attempt);
-          this.ioWaiting.get(key)?.resolve(outcome);
-          this.ioWaiting.delete(key);
-        }
+        for (const { jobId, attempt, outcome } of message.outcomes) this.takeIoWaiter(jobId, attempt)?.resolve(outcome);
       } else if ("loaded" in message) {
         this.loaded.add(message.threadId);
         this.onLoaded?.();
@@ -145,14 +141,18 @@ export class ThreadPools {
       this.pools.io.run({ batch } satisfies ThreadBatch).then(
         () => undefined,
         (error: unknown) => {
-          for (const task of batch) {
-            const key = attemptKey(task.jobId, task.attempt);
-            this.ioWaiting.get(key)?.reject(error);
-            this.ioWaiting.delete(key);
-          }
+          for (const task of batch) this.takeIoWaiter(task.jobId, task.attempt)?.reject(error);
         },
       );
     }
+  }
+
+  /** The promise of an io attempt still waiting for its outcome, no longer waiting once taken. */
+  private takeIoWaiter(jobId: string, attempt: number) {
+    const key = attemptKey(jobId, attempt);
+    const waiter = this.ioWaiting.get(key);
+    this.ioWaiting.delete(key);
+    return waiter;
   }
 
   /** A free slot of this kind, cleared; there is one for every job the pool can run at once. */
@@ -197,8 +197,6 @@ export class ThreadPools {
     await Promise.allSettled([this.pools.cpu.destroy(), this.pools.io.destroy()]);
   }
 }
-
-const attemptKey = (jobId: string, attempt: number) => `${jobId}#${attempt}`;
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);

@@ -47,6 +47,9 @@ export interface ThreadData {
   settings: HandlerSettings;
 }
 
+/** One attempt's key, on both sides: an abort or an outcome meant for one attempt never reaches the next. */
+export const attemptKey = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
+
 /** Main → threads. `attempt` keeps an abort of one attempt from reaching a later attempt of the same job. */
 export interface AbortMessage {
   jobId: string;

@@ -4,11 +4,12 @@ import { createRegistry } from "../../core/src/handlers/registry";
 import type { HandlerContext } from "../../core/src/handlers/handler";
 import type { JobError } from "../../core/src/jobs/job";
 import { createLogger } from "../../core/src/logger";
-import type { AbortMessage, LoadedMessage, OutcomesMessage, ProgressMessage, ThreadBatch, ThreadData, ThreadOutcome, ThreadTask } from "./thread-protocol";
+import { type AbortMessage, attemptKey, type LoadedMessage, type OutcomesMessage, type ProgressMessage, type ThreadBatch, type ThreadData, type ThreadOutcome, type ThreadTask } from "./thread-protocol";
 
 /**
- * Worker-thread entry (Piscina). Runs one handler call per task and answers a ThreadOutcome.
- * No database here: the dispatcher on the main thread is the one writer of job rows.
+ * Worker-thread entry (Piscina). A cpu task is one handler call, answered with its
+ * ThreadOutcome; an io task is a batch, whose outcomes go back on the progress channel as each
+ * job ends. No database here: the dispatcher on the main thread is the one writer of job rows.
  */
 const data = workerData as ThreadData;
 const registry = createRegistry({ includeTestHandlers: data.includeTestHandlers });
@@ -35,8 +36,6 @@ control.onmessage = (event) => {
 const progressOut = new BroadcastChannel(data.progressChannel);
 progressOut.unref();
 const runningOn = new Int32Array(data.runningOn);
-
-const attemptKey = (jobId: string, attempt: number) => `${jobId}#${attempt}`;
 
 class AbortError extends Error {
   override readonly name = "AbortError";
