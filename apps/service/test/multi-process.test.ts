@@ -1,10 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Client } from "pg";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo, withOutputOf } from "./support/service-process";
-import { countJobsInTable, createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
+import { countJobsInTable, createTestDatabase, POSTGRES_TEST_URL, type TestDatabase, testDialect } from "./support/test-database";
 import { waitFor } from "./support/wait";
 
 /**
@@ -65,6 +66,39 @@ afterAll(async () => {
 
 const everyProcess = () => [...apis, ...workers, hashWorker];
 
+/** A worker whose PostgreSQL connections carry its name, so the test can see what it has in flight. */
+function startWorker(name: string): Promise<ServiceProcess> {
+  if (testDialect !== "postgresql") return startServiceProcess(name, env("worker"));
+  const url = new URL(db.url);
+  url.searchParams.set("application_name", name);
+  return startServiceProcess(name, env("worker", { DATABASE_URL: url.toString() }));
+}
+
+/** The states of a worker's PostgreSQL connections, found by the name they carry (see startWorker). */
+async function connectionStates(name: string): Promise<string[]> {
+  const admin = new Client({ connectionString: POSTGRES_TEST_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ state: string }>("SELECT state FROM pg_stat_activity WHERE application_name = $1", [name]);
+    return rows.map((r) => r.state);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Whether a frozen worker can still change a row. A statement it sent before SIGSTOP still runs
+ * and commits on the PostgreSQL server, so its settle may land after the test looked. In SQLite
+ * the writing happens inside the frozen process, so nothing lands.
+ */
+async function hasStatementsInFlight(name: string): Promise<boolean> {
+  if (testDialect !== "postgresql") return false;
+  const states = await connectionStates(name);
+  // No connection by that name would mean the name never reached the server, and this check saw nothing.
+  if (states.length === 0) throw new Error(`no PostgreSQL connection is named ${name}`);
+  return states.includes("active");
+}
+
 /** "<job id> <pid>" per execution, as the chaos handler's record mode wrote them. */
 function executions(): Map<string, number[]> {
   const byJob = new Map<string, number[]>();
@@ -115,7 +149,7 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
   });
 
   test(`${JOBS} jobs submitted through every API run exactly once each; a worker SIGKILLed mid-run loses none`, async () => {
-    workers.push(...(await Promise.all(Array.from({ length: WORKER_COUNT }, (_, i) => startServiceProcess(`worker-${i + 1}`, env("worker"))))));
+    workers.push(...(await Promise.all(Array.from({ length: WORKER_COUNT }, (_, i) => startWorker(`worker-${i + 1}`)))));
     const batches = Array.from({ length: JOBS / BATCH }, (_, b) =>
       submitTo(apis[b % apis.length]!, "/jobs/batch", { jobs: Array.from({ length: BATCH }, () => ({ type: "chaos", payload: { mode: "record", ms: 5 } })) }),
     );
@@ -132,10 +166,13 @@ describe(`separate processes on ${testDialect}: ${API_COUNT} API, ${WORKER_COUNT
       }),
     );
     // Frozen, the victim holds still: it is killed only at a moment it holds jobs (between two
-    // claims it may hold none).
+    // claims it may hold none), looked at once the statements it had sent have run.
     const orphaned = await waitFor("the victim, frozen, to be holding jobs", async () => {
       victim.signal("SIGSTOP");
-      const held = await observer.db.prisma.job.findMany({ where: { status: "RUNNING", lockedBy: victim.name }, select: { id: true } });
+      const settled = await waitFor("the frozen victim's statements to finish", async () => ((await hasStatementsInFlight(victim.name)) ? undefined : true), {
+        timeoutMs: 2_000,
+      }).catch(() => false);
+      const held = settled ? await observer.db.prisma.job.findMany({ where: { status: "RUNNING", lockedBy: victim.name }, select: { id: true } }) : [];
       if (held.length > 0) return held;
       victim.signal("SIGCONT");
       return undefined;
