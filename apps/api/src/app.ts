@@ -39,7 +39,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", false);
-  app.use(requestContext(logger));
+  app.use(requestContext(app, logger));
   app.use(metrics.httpMiddleware());
   app.use(healthRoutes({ database: () => store.ping(), ...deps.readiness }));
   app.use(

@@ -123,7 +123,7 @@ function poolStats(worker: Worker): Record<string, PoolStats> {
 function workerApp(logger: Logger, config: Config, metrics: Metrics, readiness: Record<string, () => Promise<void> | void>): Express {
   const app = express();
   app.disable("x-powered-by");
-  app.use(requestContext(logger));
+  app.use(requestContext(app, logger));
   app.use(metrics.httpMiddleware());
   app.use(healthRoutes(readiness));
   if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));

@@ -1,0 +1,70 @@
+import { PassThrough } from "node:stream";
+import request from "supertest";
+import winston from "winston";
+import { loadConfig } from "../../core/src/config";
+import { createLogger } from "../../core/src/logger";
+import { type Service, startService } from "../src/service";
+import { createTestDatabase, type TestDatabase } from "./support/test-database";
+import { TEST_ENV } from "./support/test-service";
+import { waitFor } from "./support/wait";
+
+type Line = Record<string, unknown>;
+
+/** A real service whose log lines (at `level`) are kept as parsed JSON. */
+async function serviceLoggingAt(level: string, db: TestDatabase): Promise<{ service: Service; lines: Line[] }> {
+  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: level, WORKER_ID: `test-logs-${level}`, DATABASE_URL: db.url });
+  const logger = createLogger({ level, pretty: false });
+  const lines: Line[] = [];
+  const sink = new PassThrough();
+  sink.on("data", (chunk: Buffer) => {
+    for (const text of chunk.toString().split("\n")) if (text) lines.push(JSON.parse(text) as Line);
+  });
+  // Only the kept lines: the console transport would print them into the test output.
+  logger.clear().add(new winston.transports.Stream({ stream: sink, format: winston.format.json() }));
+  return { service: await startService(config, logger), lines };
+}
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase("request_logs");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe("request ids in the logs", () => {
+  test("at LOG_LEVEL=http each request's access line carries its id: the caller's X-Request-Id, or the one the response names", async () => {
+    const { service, lines } = await serviceLoggingAt("http", db);
+    try {
+      const http = request(`http://127.0.0.1:${service.port}`);
+      const given = await http.post("/jobs").set("X-Request-Id", "client-id.42").send({ type: "noop" });
+      const minted = await http.post("/jobs").send({ type: "noop" });
+      expect(given.status).toBe(202);
+      expect(given.headers["x-request-id"]).toBe("client-id.42");
+      const mintedId = minted.headers["x-request-id"] as string;
+      expect(mintedId).toMatch(/^[0-9a-f-]{36}$/);
+      const accessLine = (id: string) => waitFor(`the access line of ${id}`, () => lines.find((l) => l.message === "request" && l.requestId === id));
+      expect(await accessLine("client-id.42")).toMatchObject({ level: "http", method: "POST", path: "/jobs", status: 202 });
+      expect(await accessLine(mintedId)).toMatchObject({ level: "http", method: "POST", path: "/jobs", status: 202 });
+    } finally {
+      await service.stop();
+    }
+  });
+
+  test("at the default level there is no access line, and a failing request's warning still carries its id", async () => {
+    const { service, lines } = await serviceLoggingAt("info", db);
+    try {
+      const http = request(`http://127.0.0.1:${service.port}`);
+      const ok = await http.post("/jobs").send({ type: "noop" });
+      const bad = await http.post("/jobs").set("Content-Type", "application/json").set("Content-Encoding", "gzip").send('{"type":"noop"}');
+      expect(ok.status).toBe(202);
+      expect(bad.status).toBe(400);
+      const id = (bad.body as { request_id: string }).request_id;
+      expect(bad.headers["x-request-id"]).toBe(id);
+      expect(await waitFor("the unreadable body's warning", () => lines.find((l) => l.message === "unreadable request body"))).toMatchObject({ level: "warn", requestId: id });
+      expect(lines.filter((l) => l.message === "request")).toEqual([]);
+    } finally {
+      await service.stop();
+    }
+  });
+});
