@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
 import { SqliteError, SqliteWriter } from "../src/store/sqlite-writer";
+import { waitFor } from "../../service/test/support/wait";
 
 let dir: string;
 let writer: SqliteWriter;
@@ -68,5 +69,24 @@ describe("SqliteWriter: the SQLite statements of the hot path, on a thread of th
     await expect(inFlight).rejects.toThrow("the SQLite writer thread exited");
     await expect(writer.run("SELECT 1", [])).rejects.toThrow("the SQLite writer thread exited");
     expect(exits).toHaveLength(1);
+  });
+
+  test("WAL checkpoints run on the checkpointer thread: the writer's commits never run one, and the database file still takes the frames", async () => {
+    expect(await writer.run("PRAGMA wal_autocheckpoint", [])).toEqual([{ wal_autocheckpoint: 0 }]);
+    const before = statSync(join(dir, "writer.db")).size;
+    // ~4 MB of rows: past SQLite's 1,000-page mark, where the writer's commit would have checkpointed.
+    for (let i = 0; i < 40; i++) await writer.run("INSERT INTO t (v) SELECT hex(randomblob(50000)) FROM (SELECT 1 UNION ALL SELECT 2)", []);
+    // Until a checkpoint copies them, the rows are only in the WAL; the database file grows when it does.
+    await waitFor("the database file to take the checkpointed rows", () => (statSync(join(dir, "writer.db")).size > before + 3_000_000 ? true : undefined));
+  });
+
+  test("a checkpointer that stops on its own is reported once, and the writer checkpoints its own commits again", async () => {
+    const stops: Error[] = [];
+    writer.onCheckpointerStopped((error) => stops.push(error));
+    await (writer as unknown as { checkpointer: Worker }).checkpointer.terminate();
+    await waitFor("the checkpointer's stop to be reported", () => (stops.length > 0 ? true : undefined));
+    expect(await writer.run("PRAGMA wal_autocheckpoint", [])).toEqual([{ wal_autocheckpoint: 1_000 }]);
+    await writer.run("INSERT INTO t (v) VALUES ('still written')", []);
+    expect(stops).toHaveLength(1);
   });
 });

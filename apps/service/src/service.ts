@@ -103,6 +103,9 @@ export async function startService(config: Config, logger = defaultLogger(config
     process.exitCode = 1;
     void stop();
   });
+  db.writer?.onCheckpointerStopped((error) => {
+    logger.warn("the SQLite checkpointer thread stopped; the writer checkpoints its own commits from now on", { error });
+  });
   return { config, logger, store, events, notifier, worker, server, app, port, stop };
 }
 

@@ -14,6 +14,8 @@ const connection = new BetterSqlite3(path, { timeout: busyTimeoutMs });
 // transaction (README, "Durability").
 connection.pragma("journal_mode = WAL");
 connection.pragma("synchronous = NORMAL");
+// The checkpointer thread checkpoints instead (SqliteWriter).
+connection.pragma("wal_autocheckpoint = 0");
 
 port.on("message", (request: WriterRequest | "close") => {
   if (request === "close") {

@@ -1,9 +1,12 @@
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
+import { type ResourceLimits, Worker } from "node:worker_threads";
 
 export interface WriterData {
   path: string;
   busyTimeoutMs: number;
+}
+export interface CheckpointerData extends WriterData {
+  intervalMs: number;
 }
 export interface WriterRequest {
   id: number;
@@ -29,12 +32,24 @@ export class SqliteError extends Error {
  * ~300 kB), nothing more is kept: the thread's heap stays small and these are ceilings only.
  */
 const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 8 };
+/** The checkpointer only loops over two prepared statements. */
+const CHECKPOINTER_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 };
+/** How often the checkpointer looks for new commits: the WAL holds at most about this long of writes beyond a checkpoint. */
+const CHECKPOINT_INTERVAL_MS = 100;
+/** SQLite's own default, for when the checkpointer is gone and the writer checkpoints again. */
+const AUTOCHECKPOINT_PAGES = 1_000;
 
 /**
  * SQLite's statements that write jobs (the Statements, the signals) run on a thread of their
  * own, on one connection, one at a time in the order they were sent. The main thread meanwhile
  * goes on parsing requests and dispatching jobs: measured on 2 cores, bulk submission 45–48k →
  * 65–78k jobs/s, and the drain, with claims pipelined (Dispatcher), 17–18k → 20–21k.
+ *
+ * WAL checkpoints run on a second thread, the checkpointer, and the writer's connection never
+ * runs one. A checkpoint fsyncs the database file; run by the commit that crossed SQLite's
+ * 1,000-page mark, it held that commit and every statement queued behind it: on a machine whose
+ * fsync took ~13 ms, one-row inserts had a p99 of 13–15 ms, and 0.9 ms without (sequential,
+ * 400 each). If the checkpointer stops, the writer checkpoints for itself again.
  */
 export class SqliteWriter {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
@@ -42,8 +57,12 @@ export class SqliteWriter {
   private stopped: Error | null = null;
   private closing: Promise<void> | null = null;
   private onUnexpectedExit: ((error: Error) => void) | null = null;
+  private onCheckpointerExit: ((error: Error) => void) | null = null;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly checkpointer: Worker,
+  ) {
     // Referenced only while a statement is in flight: an idle writer keeps no process alive.
     worker.unref();
     worker.on("message", (reply: WriterReply) => {
@@ -56,16 +75,30 @@ export class SqliteWriter {
     });
     worker.on("error", (error) => this.stop(error));
     worker.on("exit", (code) => this.stop(new Error(`the SQLite writer thread exited with code ${code}`)));
+    // Never referenced: it has nothing to finish that the next checkpoint would not.
+    checkpointer.unref();
+    let checkpointerError: Error | null = null;
+    checkpointer.on("error", (error) => {
+      checkpointerError = error;
+    });
+    checkpointer.on("exit", (code) => {
+      if (this.closing) return;
+      const error = checkpointerError ?? new Error(`the SQLite checkpointer thread exited with code ${code}`);
+      // Without it the WAL would grow with every commit: the writer's commits checkpoint again.
+      this.run(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`, []).catch(() => {});
+      this.onCheckpointerExit?.(error);
+    });
   }
 
   /** Starts the thread and resolves once its connection is open (or rejects with why it could not open). */
   static async open(data: WriterData): Promise<SqliteWriter> {
-    const worker = new Worker(join(__dirname, "sqlite-writer.thread.js"), { workerData: data, resourceLimits: RESOURCE_LIMITS });
-    await new Promise<void>((resolve, reject) => {
-      worker.once("message", () => resolve());
-      worker.once("error", reject);
+    const worker = await startThread("sqlite-writer.thread.js", data, RESOURCE_LIMITS);
+    const checkpointerData: CheckpointerData = { ...data, intervalMs: CHECKPOINT_INTERVAL_MS };
+    const checkpointer = await startThread("sqlite-checkpointer.thread.js", checkpointerData, CHECKPOINTER_RESOURCE_LIMITS).catch(async (error: unknown) => {
+      await worker.terminate();
+      throw error;
     });
-    return new SqliteWriter(worker);
+    return new SqliteWriter(worker, checkpointer);
   }
 
   /** Runs one statement (runDirect's `$n` form) after every statement sent before it. */
@@ -84,13 +117,17 @@ export class SqliteWriter {
     this.onUnexpectedExit = handler;
   }
 
-  /** Lets the statements already sent finish, then closes the connection and ends the thread. */
+  /**
+   * Called if the checkpointer thread stops other than by close(). Writes go on; the writer's
+   * own commits checkpoint from then on, as SQLite does by default.
+   */
+  onCheckpointerStopped(handler: (error: Error) => void): void {
+    this.onCheckpointerExit = handler;
+  }
+
+  /** Lets the statements already sent finish, then closes both connections and ends both threads. */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      if (this.stopped) return resolve();
-      this.worker.once("exit", () => resolve());
-      this.worker.postMessage("close");
-    });
+    this.closing ??= Promise.all([closeThread(this.checkpointer), this.stopped ? Promise.resolve() : closeThread(this.worker)]).then(() => {});
     return this.closing;
   }
 
@@ -101,4 +138,23 @@ export class SqliteWriter {
     this.pending.clear();
     if (!this.closing) this.onUnexpectedExit?.(error);
   }
+}
+
+/** A thread of this directory, once it has opened its connection (or why it could not). */
+async function startThread(file: string, data: WriterData, resourceLimits: ResourceLimits): Promise<Worker> {
+  const worker = new Worker(join(__dirname, file), { workerData: data, resourceLimits });
+  await new Promise<void>((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", reject);
+  });
+  return worker;
+}
+
+/** Asks a thread to close its connection, and waits for it to end. */
+function closeThread(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (worker.threadId === -1) return resolve();
+    worker.once("exit", () => resolve());
+    worker.postMessage("close");
+  });
 }
