@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
+import { openDatabase } from "../src/store/database";
+import { migrate } from "../src/store/migrate";
 import { SqliteError, SqliteWriter } from "../src/store/sqlite-writer";
 import { waitFor } from "../../service/test/support/wait";
 
@@ -89,4 +91,17 @@ describe("SqliteWriter: the SQLite statements of the hot path, on a thread of th
     await writer.run("INSERT INTO t (v) VALUES ('still written')", []);
     expect(stops).toHaveLength(1);
   });
+});
+
+test("a SQLite database opened for the service leaves checkpoints to the checkpointer: neither Prisma's connection nor the writer's runs one", async () => {
+  const url = `file:${join(dir, "service.db")}`;
+  await migrate(url, { busyTimeoutMs: 1_000 });
+  const db = await openDatabase(url, { busyTimeoutMs: 1_000 });
+  try {
+    expect(await db.prisma.$queryRawUnsafe("PRAGMA wal_autocheckpoint")).toEqual([{ wal_autocheckpoint: 0n }]);
+    expect(await db.writer!.run("PRAGMA wal_autocheckpoint", [])).toEqual([{ wal_autocheckpoint: 0 }]);
+  } finally {
+    await db.prisma.$disconnect();
+    await db.writer!.close();
+  }
 });

@@ -56,6 +56,9 @@ export async function openDatabase(url: string, options: { busyTimeoutMs: number
     await prisma.$queryRawUnsafe("PRAGMA journal_mode = WAL");
     await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
     await prisma.$queryRawUnsafe(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
+    // The writer's checkpointer thread checkpoints (SqliteWriter): a cancel committed here must
+    // not run one on the event loop.
+    await prisma.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
     const writer = await SqliteWriter.open({ path, busyTimeoutMs: options.busyTimeoutMs });
     return { dialect: "sqlite", url, prisma, writer };
   }
