@@ -20,7 +20,7 @@ import { openDatabase } from "../apps/core/src/store/database";
 import { JobStore } from "../apps/core/src/store/job-store";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "../apps/service/test/support/service-process";
 import { createTestDatabase, type TestDialect } from "../apps/service/test/support/test-database";
-import { waitFor } from "../apps/service/test/support/wait";
+import { waitFor } from "../apps/core/test/support/wait";
 
 const dialect = (process.argv[2] ?? "sqlite") as TestDialect;
 const SEQUENTIAL = Number(process.env.SEQUENTIAL ?? 300);

@@ -5,7 +5,7 @@ import type { Worker } from "node:worker_threads";
 import { openDatabase } from "../src/store/database";
 import { migrate } from "../src/store/migrate";
 import { SqliteError, SqliteWriter } from "../src/store/sqlite-writer";
-import { waitFor } from "../../service/test/support/wait";
+import { waitFor } from "./support/wait";
 
 let dir: string;
 let writer: SqliteWriter;

@@ -1,6 +1,6 @@
 import { nowMs } from "../../core/src/time";
 import { DueWakeups } from "../../worker/src/due-wakeups";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../core/test/support/wait";
 
 describe("DueWakeups", () => {
   test("wakes once per due time, in order, never before it; past times and duplicates add nothing", async () => {

@@ -6,7 +6,7 @@ import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo, withOutputOf } from "./support/service-process";
 import { countJobsInTable, createTestDatabase, POSTGRES_TEST_URL, type TestDatabase, testDialect } from "./support/test-database";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../core/test/support/wait";
 
 /**
  * Separate API and worker processes on one database: SQLite (one file, WAL) with 1 API and 3

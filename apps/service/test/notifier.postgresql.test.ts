@@ -7,7 +7,7 @@ import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
 import { signalChannel } from "../../core/src/store/notify.postgresql";
 import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "./support/test-database";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../core/test/support/wait";
 
 const logger = createLogger({ level: "error", pretty: true });
 let db: TestDatabase;

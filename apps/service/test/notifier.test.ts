@@ -6,7 +6,7 @@ import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
 import { nextPollMs, STAY_FAST_MS } from "../../core/src/store/notify.sqlite";
 import { createTestDatabase, type TestDatabase } from "./support/test-database";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../core/test/support/wait";
 
 /** Two notifiers on one database, each with its own connections and bus: two processes as far as the database can tell. */
 interface Peer {

@@ -6,7 +6,7 @@ import { createLogger } from "../../core/src/logger";
 import { type Service, startService } from "../src/service";
 import { createTestDatabase, type TestDatabase } from "./support/test-database";
 import { TEST_ENV } from "./support/test-service";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../core/test/support/wait";
 
 type Line = Record<string, unknown>;
 

@@ -3,7 +3,7 @@ import { sqlitePath } from "../../core/src/store/database";
 import type { JobStore } from "../../core/src/store/job-store";
 import { startTestService, type TestService } from "./support/test-service";
 import { testDialect } from "./support/test-database";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../core/test/support/wait";
 
 const BUSY_TIMEOUT_MS = 500;
 let t: TestService;

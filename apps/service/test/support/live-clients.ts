@@ -1,7 +1,7 @@
 import WebSocket from "ws";
 import { parseEventStream, type ServerSentEvent } from "../../../cli/src/event-stream";
 import type { JobResource } from "../../../core/src/jobs/job";
-import { waitFor } from "./wait";
+import { waitFor } from "../../../core/test/support/wait";
 
 /** An open SSE response: its events as they arrive, and a way to hang up. */
 export interface EventStreamClient {

@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { projectRoot } from "../../../core/src/paths";
 import { TEST_ENV } from "./test-service";
-import { waitFor } from "./wait";
+import { waitFor } from "../../../core/test/support/wait";
 
 /** A real service process (dist/apps/service/src/main.js) in any ROLE, started from a test. */
 export interface ServiceProcess {

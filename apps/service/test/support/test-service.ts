@@ -4,7 +4,7 @@ import type { JobResource, JobStatus } from "../../../core/src/jobs/job";
 import { createLogger } from "../../../core/src/logger";
 import { type Service, startService } from "../../src/service";
 import { createTestDatabase, type TestDatabase } from "./test-database";
-import { waitFor } from "./wait";
+import { waitFor } from "../../../core/test/support/wait";
 
 /** Settings that keep tests quick: short delays and backoffs; test handlers on; quiet logs. */
 export const TEST_ENV: Record<string, string> = {
