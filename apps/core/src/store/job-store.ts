@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { FINISHED_STATUSES, type JobRow, type JobStatus } from "../jobs/job";
+import type { JobRow, JobStatus } from "../jobs/job";
 import { nowMs } from "../time";
 import type { Database } from "./database";
 import { postgresqlStatements } from "./sql.postgresql";
@@ -61,14 +61,47 @@ export interface ListQuery {
 export type CancelResult = { outcome: "cancelled" | "requested"; job: JobRow } | { outcome: "finished"; job: JobRow } | { outcome: "missing" };
 
 const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const textOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+/** PostgreSQL answers a boolean, SQLite 0 or 1. */
+const asBoolean = (v: unknown): boolean => v === true || Number(v) === 1;
+
+/** A jobs row as raw SQL returns it (column names, SQLite's booleans as integers) in Prisma's shape. */
+function jobRowOf(r: Record<string, unknown>): JobRow {
+  return {
+    id: String(r.id),
+    type: String(r.type),
+    status: String(r.status),
+    payload: String(r.payload),
+    result: textOrNull(r.result),
+    error: textOrNull(r.error),
+    errorHistory: String(r.error_history),
+    progress: textOrNull(r.progress),
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    priority: num(r.priority),
+    timeoutMs: num(r.timeout_ms),
+    runAt: num(r.run_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    startedAt: numOrNull(r.started_at),
+    finishedAt: numOrNull(r.finished_at),
+    lockedBy: textOrNull(r.locked_by),
+    lockToken: textOrNull(r.lock_token),
+    leaseExpiresAt: numOrNull(r.lease_expires_at),
+    cancelRequested: asBoolean(r.cancel_requested),
+    idempotencyKey: textOrNull(r.idempotency_key),
+    requestHash: textOrNull(r.request_hash),
+  };
+}
 
 /** Finished jobs deleted per retention statement: ~8 ms each on SQLite here. */
 export const PURGE_BATCH = 1_000;
 
 /**
- * Every read and write of the jobs table. The state changes that sit on the hot path or must
- * be atomic across processes are single statements from the dialect's Statements; the rest
- * goes through Prisma's model API, the same for both dialects.
+ * Every read and write of the jobs table. Every state change is a single statement from the
+ * dialect's Statements (on SQLite, run on the writer thread); reads go through Prisma's model
+ * API, the same for both dialects.
  */
 export class JobStore {
   private readonly sql: Statements;
@@ -155,7 +188,7 @@ export class JobStore {
       now,
       JSON.stringify(held),
     );
-    return rows.map((r) => ({ id: r.id, cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1 }));
+    return rows.map((r) => ({ id: r.id, cancelRequested: asBoolean(r.cancel_requested) }));
   }
 
   /** Ids among `ids` whose cancel was requested (a cheap read for the safety poll). */
@@ -217,44 +250,26 @@ export class JobStore {
 
   /** PENDING → CANCELLED at once; RUNNING → cancel requested (the owner aborts the handler). */
   async cancel(id: string): Promise<CancelResult> {
-    const now = nowMs();
-    const pending = await this.prisma.job.updateMany({
-      where: { id, status: "PENDING" },
-      data: { status: "CANCELLED", error: null, finishedAt: now, updatedAt: now },
-    });
-    if (pending.count === 1) return { outcome: "cancelled", job: (await this.get(id))! };
-    const running = await this.prisma.job.updateMany({
-      where: { id, status: "RUNNING" },
-      data: { cancelRequested: true, updatedAt: now },
-    });
+    const [written] = await this.query<{ status: string }[]>(this.sql.cancel, id, nowMs());
     const job = await this.get(id);
     if (!job) return { outcome: "missing" };
-    if (running.count === 1) return { outcome: "requested", job };
-    // It moved on between the two statements: PENDING again (a retry) can be cancelled now.
-    if (job.status === "PENDING" || job.status === "RUNNING") return this.cancel(id);
-    return { outcome: "finished", job };
+    if (!written) return { outcome: "finished", job };
+    return { outcome: written.status === "CANCELLED" ? "cancelled" : "requested", job };
   }
 
-  /** FAILED or CANCELLED → PENDING with a fresh set of attempts. Null if the job is in another state. */
+  /**
+   * FAILED or CANCELLED → PENDING with a fresh set of attempts. Null if the job is in another
+   * state. The row comes back as the statement wrote it: a worker may claim the job a moment
+   * later, and the caller must see the state the retry produced.
+   */
   async retry(id: string): Promise<JobRow | null> {
-    const now = nowMs();
-    // One guarded UPDATE that returns the row as it wrote it: a worker may claim the job a
-    // moment later, and the caller must see the state the retry produced.
-    try {
-      return await this.prisma.job.update({
-        where: { id, status: { in: ["FAILED", "CANCELLED"] } },
-        data: { status: "PENDING", attempts: 0, runAt: now, finishedAt: null, cancelRequested: false, updatedAt: now },
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === "P2025") return null;
-      throw error;
-    }
+    const [row] = await this.query<Record<string, unknown>[]>(this.sql.retry, id, nowMs());
+    return row ? jobRowOf(row) : null;
   }
 
   /** Deletes a finished job; false if it is not finished (or not there). */
   async delete(id: string): Promise<boolean> {
-    const res = await this.prisma.job.deleteMany({ where: { id, status: { in: [...FINISHED_STATUSES] } } });
-    return res.count === 1;
+    return (await this.query<unknown[]>(this.sql.deleteFinished, id)).length === 1;
   }
 
   /**

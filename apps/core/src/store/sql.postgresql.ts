@@ -133,4 +133,26 @@ export const postgresqlStatements: Statements = {
       FOR UPDATE SKIP LOCKED)
       AND finished_at < $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
     RETURNING id`,
+
+  // Every SET expression reads the row as it was, so one statement tells PENDING from RUNNING
+  // without a window between two.
+  cancel: `
+    UPDATE jobs
+    SET status = CASE status WHEN 'PENDING' THEN 'CANCELLED' ELSE status END,
+        error = CASE status WHEN 'PENDING' THEN NULL ELSE error END,
+        finished_at = CASE status WHEN 'PENDING' THEN $2::double precision ELSE finished_at END,
+        cancel_requested = CASE status WHEN 'RUNNING' THEN true ELSE cancel_requested END,
+        updated_at = $2::double precision
+    WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+    RETURNING status`,
+
+  retry: `
+    UPDATE jobs
+    SET status = 'PENDING', attempts = 0, run_at = $2, finished_at = NULL, cancel_requested = false, updated_at = $2
+    WHERE id = $1 AND status IN ('FAILED', 'CANCELLED')
+    RETURNING *`,
+
+  deleteFinished: `
+    DELETE FROM jobs WHERE id = $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
+    RETURNING id`,
 };

@@ -97,4 +97,26 @@ export const sqliteStatements: Statements = {
       WHERE finished_at < $1 AND +status IN ('DONE', 'FAILED', 'CANCELLED')
       LIMIT $2)
     RETURNING id`,
+
+  // Every SET expression reads the row as it was, so one statement tells PENDING from RUNNING
+  // without a window between two.
+  cancel: `
+    UPDATE jobs
+    SET status = CASE status WHEN 'PENDING' THEN 'CANCELLED' ELSE status END,
+        error = CASE status WHEN 'PENDING' THEN NULL ELSE error END,
+        finished_at = CASE status WHEN 'PENDING' THEN $2 ELSE finished_at END,
+        cancel_requested = CASE status WHEN 'RUNNING' THEN 1 ELSE cancel_requested END,
+        updated_at = $2
+    WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+    RETURNING status`,
+
+  retry: `
+    UPDATE jobs
+    SET status = 'PENDING', attempts = 0, run_at = $2, finished_at = NULL, cancel_requested = 0, updated_at = $2
+    WHERE id = $1 AND status IN ('FAILED', 'CANCELLED')
+    RETURNING *`,
+
+  deleteFinished: `
+    DELETE FROM jobs WHERE id = $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
+    RETURNING id`,
 };

@@ -24,6 +24,15 @@ export interface Statements {
   progress: string;
   /** $1 cutoff, $2 limit: deletes up to `limit` finished jobs that finished before the cutoff → RETURNING id. */
   purgeFinished: string;
+  /**
+   * $1 id, $2 now: PENDING → CANCELLED at once, RUNNING → cancel requested (its owner aborts the
+   * handler) → RETURNING status as written; no row if the job is finished or not there.
+   */
+  cancel: string;
+  /** $1 id, $2 now: FAILED or CANCELLED → PENDING with a fresh set of attempts → RETURNING * as written; no row otherwise. */
+  retry: string;
+  /** $1 id: deletes the job if it is finished → RETURNING id. */
+  deleteFinished: string;
 }
 
 /** `SELECT … UNION ALL SELECT …`, one arm per type index 0 … typeCount-1. */
