@@ -109,14 +109,24 @@ export class JobSubmitter {
   }
 
   /**
-   * Wakes the dispatchers (here and, through the notifier, elsewhere) once per distinct due time
-   * (whole ms; the earliest DUE_TIMES_ANNOUNCED, later ones are found by the safety poll), and
-   * tells metrics and live views.
+   * Wakes the dispatchers (here and, through the notifier, elsewhere): once for the jobs already
+   * due, at the earliest of their run_at, and once per distinct later due time (whole ms, rounded
+   * up; the earliest DUE_TIMES_ANNOUNCED, later ones are found by the safety poll). Tells metrics
+   * and live views.
    */
   private announce(jobs: readonly NewJob[], inserted: Set<string>): void {
     if (inserted.size === 0) return;
     const stored = jobs.filter((j) => inserted.has(j.id));
-    for (const dueAt of earliestDistinctMs(stored.map((j) => j.runAt), DUE_TIMES_ANNOUNCED)) this.events.emit("jobs:available", dueAt);
+    const types = [...new Set(stored.map((j) => j.type))];
+    const now = nowMs();
+    let earliestDue = Infinity;
+    const later: number[] = [];
+    for (const { runAt } of stored) {
+      if (runAt <= now) earliestDue = Math.min(earliestDue, runAt);
+      else later.push(runAt);
+    }
+    if (earliestDue !== Infinity) this.events.emit("jobs:available", earliestDue, types);
+    for (const dueAt of earliestDistinctMs(later, DUE_TIMES_ANNOUNCED)) this.events.emit("jobs:available", dueAt, types);
     this.events.emit("jobs:submitted", stored);
   }
 

@@ -80,7 +80,7 @@ export function jobRoutes({ store, submitter, registry, config, events }: JobRou
     if (!retried) {
       throw new HttpProblem(409, "job-not-retryable", "Job cannot be retried", `Job ${job.id} is ${job.status}; only FAILED or CANCELLED jobs can be retried.`);
     }
-    events.emit("jobs:available", retried.runAt);
+    events.emit("jobs:available", retried.runAt, [retried.type]);
     events.emit("job:updated", job.id);
     res.status(202).json(view(retried));
   });

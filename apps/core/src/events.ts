@@ -39,8 +39,11 @@ export interface JobEventMap {
    * New PENDING work was committed; `dueAt` is the earliest run_at among it (ms since the epoch),
    * so a dispatcher can wake when it is due instead of at its next safety poll — whether it was
    * scheduled for later or merely looks early to a machine whose clock is a little behind.
+   * `types`, when the announcer knows them, are the job types of that work: a dispatcher then
+   * claims only for the pools that run them (a claim for a pool with nothing to do costs a
+   * round trip to the database before the one that finds the job).
    */
-  "jobs:available": [dueAt: number];
+  "jobs:available": [dueAt: number, types?: readonly string[]];
   /** A cancel was requested for a RUNNING job. */
   "job:cancel-requested": [jobId: string];
   /** A job changed state (claimed, settled, progress, cancelled, retried). */

@@ -67,6 +67,8 @@ export class Dispatcher {
   private readonly running = new Map<string, RunningJob>();
   private readonly inFlight: Record<HandlerKind, number> = { cpu: 0, io: 0 };
   private readonly typesByKind: Record<HandlerKind, string[]>;
+  /** The pool that runs each type this dispatcher claims. */
+  private readonly kindOfType = new Map<string, HandlerKind>();
   private readonly outcomes: WriteBatcher<Outcome, boolean>;
   private readonly progressDue = new Map<string, string>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -96,7 +98,10 @@ export class Dispatcher {
     this.typesByKind = { cpu: [], io: [] };
     for (const type of deps.registry.types) {
       const handler = deps.registry.get(type)!;
-      if (!allowed || allowed.includes(handler.type) || allowed.includes(type)) this.typesByKind[handler.kind].push(type);
+      if (!allowed || allowed.includes(handler.type) || allowed.includes(type)) {
+        this.typesByKind[handler.kind].push(type);
+        this.kindOfType.set(type, handler.kind);
+      }
     }
     this.outcomes = new WriteBatcher(async (batch) => {
       const held = await deps.store.settle(batch);
@@ -138,14 +143,21 @@ export class Dispatcher {
   }
 
   /** Claims what is ready now, and again when the rest of the announced work is due. */
-  private readonly onAvailable = (dueAt: number): void => {
-    this.announce();
+  private readonly onAvailable = (dueAt: number, types?: readonly string[]): void => {
+    this.announce(types);
     this.dueWakeups.add(dueAt);
   };
 
-  /** There may be new work of any kind: claim for every kind on the next round. */
-  private announce(): void {
-    for (const kind of KINDS) this.announced[kind]++;
+  /**
+   * There may be new work of these types (unknown: of any type): claim on the next round for
+   * the pools that run them. Measured on an idle service, announcing both pools for every
+   * submission put an empty cpu claim before the io claim that found the job: pickup p50
+   * 1.9 ms, of which 1.0 ms between the INSERT's commit and the claim.
+   */
+  private announce(types?: readonly string[]): void {
+    const kinds = types === undefined ? KINDS : KINDS.filter((kind) => types.some((type) => this.kindOfType.get(type) === kind));
+    if (kinds.length === 0) return;
+    for (const kind of kinds) this.announced[kind]++;
     this.wake();
   }
 
@@ -276,7 +288,7 @@ export class Dispatcher {
       else log.warn(`job:${decided.status.toLowerCase()}`, { error });
       if (held) this.deps.events.emit("job:settled", { id: job.id, type: job.type, status: decided.status, attempt: job.attempts, runMs: nowMs() - job.startedAt, errorName: error?.name ?? null });
       // A retry or a given-back job is work again, here or in another process, when its run_at comes.
-      if (held && decided.status === "PENDING") this.deps.events.emit("jobs:available", decided.runAt!);
+      if (held && decided.status === "PENDING") this.deps.events.emit("jobs:available", decided.runAt!, [job.type]);
       this.deps.events.emit("job:updated", job.id);
     } finally {
       // Once a retry or a give-back is committed the job can be claimed again, by this process

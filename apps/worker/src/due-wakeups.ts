@@ -20,8 +20,10 @@ export class DueWakeups {
   constructor(private readonly wake: () => void) {}
 
   add(dueAt: number): void {
+    // Work already due is claimed by the announcement that brought it; a whole-ms timer for it
+    // would only wake an empty claim round.
+    if (this.stopped || dueAt <= nowMs()) return;
     const at = Math.ceil(dueAt);
-    if (this.stopped || at <= nowMs()) return;
     const index = sortedIndex(this.due, at);
     if (this.due[index] === at || index >= MAX_PENDING) return;
     this.due.splice(index, 0, at);
