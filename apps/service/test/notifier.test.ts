@@ -13,7 +13,7 @@ interface Peer {
   events: JobEvents;
   notifier: Notifier;
   /** The dueAt of every jobs:available event, the cancelled and the updated ids, in order. */
-  seen: { available: number[]; cancel: string[]; updated: string[] };
+  seen: { available: number[]; availableTypes: (readonly string[] | undefined)[]; cancel: string[]; updated: string[] };
   close(): Promise<void>;
 }
 
@@ -25,8 +25,11 @@ let b: Peer;
 async function peer(url: string): Promise<Peer> {
   const database = await openDatabase(url, { busyTimeoutMs: 5_000 });
   const events = new JobEvents();
-  const seen = { available: [] as number[], cancel: [] as string[], updated: [] as string[] };
-  events.on("jobs:available", (dueAt) => seen.available.push(dueAt));
+  const seen = { available: [] as number[], availableTypes: [] as (readonly string[] | undefined)[], cancel: [] as string[], updated: [] as string[] };
+  events.on("jobs:available", (dueAt, types) => {
+    seen.available.push(dueAt);
+    seen.availableTypes.push(types);
+  });
   events.on("job:cancel-requested", (id) => seen.cancel.push(id));
   events.on("job:updated", (id) => seen.updated.push(id));
   const notifier = await startNotifier(database, events, logger, { sqlitePoll: { fastMs: 5, idleMs: 50 } });
@@ -86,6 +89,25 @@ describe("the notifier carries job events between processes sharing a database",
     for (const id of ids) a.events.emit("job:updated", id);
     await waitFor("B to receive every update", () => (ids.every((id) => b.seen.updated.includes(id)) ? true : undefined));
     expect(a.notifier.counts.published - published).toBeLessThanOrEqual(10);
+  });
+
+  test("a wake-up carries the job types announced with it; merged with an untyped one, it carries none", async () => {
+    const due = Date.now() + 120_000.5;
+    const typesAt = (at: number) => {
+      const i = b.seen.available.indexOf(Math.ceil(at));
+      return i < 0 ? "missing" : b.seen.availableTypes[i];
+    };
+    a.events.emit("jobs:available", due, ["hash"]);
+    a.events.emit("jobs:available", due + 1_000, ["noop", "hash"]);
+    await waitFor("B to receive the typed wake-up", () => (typesAt(due + 1_000) !== "missing" ? true : undefined));
+    expect(typesAt(due)).toEqual(["hash", "noop"]);
+    expect(typesAt(due + 1_000)).toEqual(["hash", "noop"]);
+
+    a.events.emit("jobs:available", due + 2_000, ["hash"]);
+    a.events.emit("jobs:available", due + 3_000);
+    await waitFor("B to receive the merged wake-up", () => (typesAt(due + 3_000) !== "missing" ? true : undefined));
+    expect(typesAt(due + 2_000)).toBeUndefined();
+    expect(typesAt(due + 3_000)).toBeUndefined();
   });
 });
 

@@ -9,13 +9,15 @@ import { type SqlitePoll, SqliteSignalTransport } from "./notify.sqlite";
 /**
  * One message between processes: `o` the sending process, `k` the kind, `ids` the jobs
  * concerned, `at` (available only) when the work announced is due: distinct run_at values in
- * whole ms, ascending, the earliest DUE_TIMES_PER_MESSAGE of them.
+ * whole ms, ascending, the earliest DUE_TIMES_PER_MESSAGE of them; `t` (available only) the
+ * job types of that work, absent when an announcement merged into it did not know them.
  */
 export interface SignalMessage {
   o: string;
   k: "available" | "cancel" | "updated";
   ids?: string[];
   at?: number[];
+  t?: string[];
 }
 
 /** Later due times are left to the receivers' safety poll; a NOTIFY payload stays small. */
@@ -51,6 +53,8 @@ export class Notifier {
   readonly counts = { published: 0, received: 0 };
   /** When the work announced since the last flush is due. */
   private readonly dueTimes = new Set<number>();
+  /** The types of the work announced since the last flush; null once one announcement did not say. */
+  private dueTypes: Set<string> | null = new Set();
   private readonly cancels = new Set<string>();
   private readonly updates = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -74,9 +78,11 @@ export class Notifier {
     this.events.on("job:updated", this.onUpdated);
   }
 
-  private readonly onAvailable = (dueAt: number): void => {
+  private readonly onAvailable = (dueAt: number, types?: readonly string[]): void => {
     if (this.replaying) return;
     this.dueTimes.add(dueAt);
+    if (types === undefined) this.dueTypes = null;
+    else for (const type of types) this.dueTypes?.add(type);
     this.flushSoon();
   };
 
@@ -103,10 +109,14 @@ export class Notifier {
     this.timer = null;
     this.immediate = null;
     const messages: SignalMessage[] = [];
-    if (this.dueTimes.size > 0) messages.push({ o: this.origin, k: "available", at: earliestDistinctMs(this.dueTimes, DUE_TIMES_PER_MESSAGE) });
+    if (this.dueTimes.size > 0) {
+      const at = earliestDistinctMs(this.dueTimes, DUE_TIMES_PER_MESSAGE);
+      messages.push({ o: this.origin, k: "available", at, ...(this.dueTypes && { t: [...this.dueTypes] }) });
+    }
     for (const ids of chunks(this.cancels)) messages.push({ o: this.origin, k: "cancel", ids });
     for (const ids of chunks(this.updates)) messages.push({ o: this.origin, k: "updated", ids });
     this.dueTimes.clear();
+    this.dueTypes = new Set();
     this.cancels.clear();
     this.updates.clear();
     if (messages.length === 0) return this.flushing;
@@ -154,7 +164,7 @@ export class Notifier {
 function emitRemote(events: JobEvents, message: SignalMessage): void {
   const name: keyof JobEventMap = message.k === "available" ? "jobs:available" : message.k === "cancel" ? "job:cancel-requested" : "job:updated";
   // Every "available" message carries `at` (the type, shared with the other kinds, cannot say so).
-  if (name === "jobs:available") for (const dueAt of message.at ?? [nowMs()]) events.emit(name, dueAt);
+  if (name === "jobs:available") for (const dueAt of message.at ?? [nowMs()]) events.emit(name, dueAt, message.t);
   else for (const id of message.ids ?? []) events.emit(name, id);
 }
 
