@@ -25,6 +25,8 @@ let observer: JobStore;
 const apis: ServiceProcess[] = [];
 const workers: ServiceProcess[] = [];
 let hashWorker: ServiceProcess;
+/** On PostgreSQL, reads which connections of a worker are busy (hasStatementsInFlight). */
+let admin: Client | undefined;
 
 const env = (role: "api" | "worker", extra: Record<string, string> = {}) => ({
   ROLE: role,
@@ -55,11 +57,16 @@ beforeAll(async () => {
   apis.push(...started.slice(0, API_COUNT));
   hashWorker = started[API_COUNT]!;
   observer = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
+  if (testDialect === "postgresql") {
+    admin = new Client({ connectionString: POSTGRES_TEST_URL });
+    await admin.connect();
+  }
 }, 180_000);
 
 afterAll(async () => {
   await stopAll([...apis, ...workers, ...(hashWorker ? [hashWorker] : [])]);
   await observer?.close();
+  await admin?.end();
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
@@ -74,26 +81,16 @@ function startWorker(name: string): Promise<ServiceProcess> {
   return startServiceProcess(name, env("worker", { DATABASE_URL: url.toString() }));
 }
 
-/** The states of a worker's PostgreSQL connections, found by the name they carry (see startWorker). */
-async function connectionStates(name: string): Promise<string[]> {
-  const admin = new Client({ connectionString: POSTGRES_TEST_URL });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ state: string }>("SELECT state FROM pg_stat_activity WHERE application_name = $1", [name]);
-    return rows.map((r) => r.state);
-  } finally {
-    await admin.end();
-  }
-}
-
 /**
  * Whether a frozen worker can still change a row. A statement it sent before SIGSTOP still runs
  * and commits on the PostgreSQL server, so its settle may land after the test looked. In SQLite
  * the writing happens inside the frozen process, so nothing lands.
  */
 async function hasStatementsInFlight(name: string): Promise<boolean> {
-  if (testDialect !== "postgresql") return false;
-  const states = await connectionStates(name);
+  if (!admin) return false;
+  // The states of the worker's connections, found by the name they carry (see startWorker).
+  const { rows } = await admin.query<{ state: string }>("SELECT state FROM pg_stat_activity WHERE application_name = $1", [name]);
+  const states = rows.map((r) => r.state);
   // No connection by that name would mean the name never reached the server, and this check saw nothing.
   if (states.length === 0) throw new Error(`no PostgreSQL connection is named ${name}`);
   return states.includes("active");

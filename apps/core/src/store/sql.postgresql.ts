@@ -134,8 +134,6 @@ export const postgresqlStatements: Statements = {
       AND finished_at < $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
     RETURNING id`,
 
-  // Every SET expression reads the row as it was, so one statement tells PENDING from RUNNING
-  // without a window between two.
   cancel: `
     UPDATE jobs
     SET status = CASE status WHEN 'PENDING' THEN 'CANCELLED' ELSE status END,

@@ -98,8 +98,6 @@ export const sqliteStatements: Statements = {
       LIMIT $2)
     RETURNING id`,
 
-  // Every SET expression reads the row as it was, so one statement tells PENDING from RUNNING
-  // without a window between two.
   cancel: `
     UPDATE jobs
     SET status = CASE status WHEN 'PENDING' THEN 'CANCELLED' ELSE status END,

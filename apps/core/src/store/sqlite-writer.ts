@@ -127,7 +127,7 @@ export class SqliteWriter {
 
   /** Lets the statements already sent finish, then closes both connections and ends both threads. */
   close(): Promise<void> {
-    this.closing ??= Promise.all([closeThread(this.checkpointer), this.stopped ? Promise.resolve() : closeThread(this.worker)]).then(() => {});
+    this.closing ??= Promise.all([closeThread(this.checkpointer), closeThread(this.worker)]).then(() => {});
     return this.closing;
   }
 
@@ -150,7 +150,7 @@ async function startThread(file: string, data: WriterData, resourceLimits: Resou
   return worker;
 }
 
-/** Asks a thread to close its connection, and waits for it to end. */
+/** Asks a thread to close its connection, and waits for it to end (at once if it already has). */
 function closeThread(worker: Worker): Promise<void> {
   return new Promise<void>((resolve) => {
     if (worker.threadId === -1) return resolve();

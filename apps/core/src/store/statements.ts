@@ -26,7 +26,9 @@ export interface Statements {
   purgeFinished: string;
   /**
    * $1 id, $2 now: PENDING → CANCELLED at once, RUNNING → cancel requested (its owner aborts the
-   * handler) → RETURNING status as written; no row if the job is finished or not there.
+   * handler) → RETURNING status as written; no row if the job is finished or not there. One
+   * statement whose SET reads the row as it was, so there is no window between telling PENDING
+   * from RUNNING and changing it.
    */
   cancel: string;
   /** $1 id, $2 now: FAILED or CANCELLED → PENDING with a fresh set of attempts → RETURNING * as written; no row otherwise. */
