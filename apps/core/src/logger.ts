@@ -11,13 +11,14 @@ export function createLogger(options: { level: string; pretty: boolean; defaultM
     ? winston.format.combine(
         winston.format.timestamp({ format: "HH:mm:ss.SSS" }),
         winston.format.errors({ stack: true }),
+        errorFields(),
         winston.format.colorize(),
         winston.format.printf(({ timestamp, level, message, ...meta }) => {
           const rest = Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : "";
           return `${String(timestamp)} ${level} ${String(message)}${rest}`;
         }),
       )
-    : winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json());
+    : winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), errorFields(), winston.format.json());
   const logger = winston.createLogger({
     level: options.level,
     format,
@@ -26,6 +27,26 @@ export function createLogger(options: { level: string; pretty: boolean; defaultM
   });
   skipDisabledLevels(logger);
   return logger;
+}
+
+/**
+ * An Error passed as a field (`log.error("…", { error })`, as everywhere here) written as its
+ * name, message, stack, own fields (a code…) and cause: its own properties are not enumerable,
+ * so JSON would write `"error":{}` and the line would say nothing of what went wrong.
+ */
+const errorFields = winston.format((info) => {
+  for (const [key, value] of Object.entries(info)) if (value instanceof Error) info[key] = describeError(value);
+  return info;
+});
+
+const CAUSES_KEPT = 3;
+
+function describeError(error: Error, causes = 0): Record<string, unknown> {
+  const described: Record<string, unknown> = { ...error, name: error.name, message: error.message, stack: error.stack };
+  if (error.cause === undefined) delete described.cause;
+  else if (causes >= CAUSES_KEPT) described.cause = String(error.cause);
+  else described.cause = error.cause instanceof Error ? describeError(error.cause, causes + 1) : error.cause;
+  return described;
 }
 
 /**
