@@ -78,5 +78,5 @@ export function createApp(deps: AppDeps): Express {
 /** Errors from Prisma or its driver adapters: the database failed, not the client. */
 function isStorageError(error: unknown): boolean {
   const name = (error as { name?: string; constructor?: { name?: string } })?.constructor?.name ?? "";
-  return /^(PrismaClient|DriverAdapter|SqliteError)/.test(name) || /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)/.test(String((error as Error)?.message));
+  return /^(PrismaClient|DriverAdapter|SqliteError|SqliteWriterStoppedError)/.test(name) || /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)/.test(String((error as Error)?.message));
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
 import { openDatabase } from "../src/store/database";
 import { migrate } from "../src/store/migrate";
-import { SqliteError, SqliteWriter } from "../src/store/sqlite-writer";
+import { SqliteError, SqliteWriter, SqliteWriterStoppedError } from "../src/store/sqlite-writer";
 import { waitFor } from "./support/wait";
 
 let dir: string;
@@ -69,6 +69,8 @@ describe("SqliteWriter: the SQLite statements of the hot path, on a thread of th
     // What an out-of-memory end or a crash of the thread looks like from here (the thread is private to SqliteWriter).
     await (writer as unknown as { worker: Worker }).worker.terminate();
     await expect(inFlight).rejects.toThrow("the SQLite writer thread exited");
+    // Its own class, so that the callers that retry storage errors know this one is final.
+    await expect(writer.run("SELECT 1", [])).rejects.toBeInstanceOf(SqliteWriterStoppedError);
     await expect(writer.run("SELECT 1", [])).rejects.toThrow("the SQLite writer thread exited");
     expect(exits).toHaveLength(1);
   });

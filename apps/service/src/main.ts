@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  void service.stoppedByFault.then(() => process.exit(1));
 }
 
 main().catch((error: unknown) => {

@@ -32,6 +32,11 @@ export interface Service {
   readonly app: Express;
   /** The port actually bound (PORT=0 picks a free one). */
   readonly port: number;
+  /**
+   * Settles, with the reason, once the service has stopped itself because it cannot go on (its
+   * SQLite writer thread died). The process entry then exits non-zero; never settles otherwise.
+   */
+  readonly stoppedByFault: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -97,16 +102,18 @@ export async function startService(config: Config, logger = defaultLogger(config
     })());
 
   // Without its writer thread a SQLite process can neither store, claim nor record a job, and
-  // nothing would reap what it holds: it stops, so that a supervisor starts a sound one.
-  db.writer?.onExit((error) => {
-    logger.error("the SQLite writer thread stopped; stopping the service", { error });
-    process.exitCode = 1;
-    void stop();
+  // nothing would reap what it holds: it stops, so that a supervisor starts a sound one, which
+  // takes back the jobs this one left RUNNING (same WORKER_ID) or reaps them when their leases end.
+  const stoppedByFault = new Promise<Error>((resolve) => {
+    db.writer?.onExit((error) => {
+      logger.error("the SQLite writer thread stopped; stopping the service", { error });
+      void stop().then(() => resolve(error));
+    });
   });
   db.writer?.onCheckpointerStopped((error) => {
     logger.warn("the SQLite checkpointer thread stopped; the writer checkpoints its own commits from now on", { error });
   });
-  return { config, logger, store, events, notifier, worker, server, app, port, stop };
+  return { config, logger, store, events, notifier, worker, server, app, port, stoppedByFault, stop };
 }
 
 export function defaultLogger(config: Config): Logger {

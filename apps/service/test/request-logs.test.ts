@@ -1,28 +1,10 @@
-import { PassThrough } from "node:stream";
 import request from "supertest";
-import winston from "winston";
-import { loadConfig } from "../../core/src/config";
-import { createLogger } from "../../core/src/logger";
-import { type Service, startService } from "../src/service";
+import { startServiceKeepingLogs } from "./support/logged-service";
 import { createTestDatabase, type TestDatabase } from "./support/test-database";
-import { TEST_ENV } from "./support/test-service";
 import { waitFor } from "../../core/test/support/wait";
 
-type Line = Record<string, unknown>;
-
 /** A real service whose log lines (at `level`) are kept as parsed JSON. */
-async function serviceLoggingAt(level: string, db: TestDatabase): Promise<{ service: Service; lines: Line[] }> {
-  const config = loadConfig({ ...TEST_ENV, LOG_LEVEL: level, WORKER_ID: `test-logs-${level}`, DATABASE_URL: db.url });
-  const logger = createLogger({ level, pretty: false });
-  const lines: Line[] = [];
-  const sink = new PassThrough();
-  sink.on("data", (chunk: Buffer) => {
-    for (const text of chunk.toString().split("\n")) if (text) lines.push(JSON.parse(text) as Line);
-  });
-  // Only the kept lines: the console transport would print them into the test output.
-  logger.clear().add(new winston.transports.Stream({ stream: sink, format: winston.format.json() }));
-  return { service: await startService(config, logger), lines };
-}
+const serviceLoggingAt = (level: string, db: TestDatabase) => startServiceKeepingLogs(db, { LOG_LEVEL: level, WORKER_ID: `test-logs-${level}` });
 
 let db: TestDatabase;
 beforeAll(async () => {

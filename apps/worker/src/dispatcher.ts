@@ -7,6 +7,7 @@ import type { HandlerRegistry } from "../../core/src/handlers/registry";
 import type { JobError } from "../../core/src/jobs/job";
 import type { Logger } from "../../core/src/logger";
 import type { ClaimedJob, JobStore, Outcome } from "../../core/src/store/job-store";
+import { SqliteWriterStoppedError } from "../../core/src/store/sqlite-writer";
 import { nowMs } from "../../core/src/time";
 import { WriteBatcher } from "../../core/src/write-batcher";
 import { DueWakeups } from "./due-wakeups";
@@ -305,6 +306,7 @@ export class Dispatcher {
    * Writes an outcome, retrying while the database refuses writes (SQLite busy, a PostgreSQL
    * failover) for up to LEASE_MS. The job stays in `running` meanwhile, so its lease is still
    * extended; past that, the reaper owns the job and a late write would be refused anyway.
+   * A stopped SQLite writer is final: retrying it would only hold up the service's stop.
    */
   private async record(outcome: Outcome, log: Logger): Promise<boolean> {
     const giveUpAt = Date.now() + this.deps.config.LEASE_MS;
@@ -312,7 +314,7 @@ export class Dispatcher {
       try {
         return await this.outcomes.add(outcome);
       } catch (error) {
-        if (Date.now() + pauseMs > giveUpAt) throw error;
+        if (error instanceof SqliteWriterStoppedError || Date.now() + pauseMs > giveUpAt) throw error;
         log.warn("recording an outcome failed; retrying", { error, retryInMs: pauseMs });
         await delay(pauseMs);
       }

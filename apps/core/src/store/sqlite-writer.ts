@@ -28,6 +28,14 @@ export class SqliteError extends Error {
 }
 
 /**
+ * Every statement sent once the writer thread is gone (it died, or close() ended it): no later
+ * try can succeed in this process, so callers that retry storage errors stop at this one.
+ */
+export class SqliteWriterStoppedError extends Error {
+  override readonly name = "SqliteWriterStoppedError";
+}
+
+/**
  * Each statement may take a transaction's worth of JSON (1,000 rows of a batch submission is
  * ~300 kB), nothing more is kept: the thread's heap stays small and these are ceilings only.
  */
@@ -54,7 +62,7 @@ const AUTOCHECKPOINT_PAGES = 1_000;
 export class SqliteWriter {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
   private nextId = 0;
-  private stopped: Error | null = null;
+  private stopped: SqliteWriterStoppedError | null = null;
   private closing: Promise<void> | null = null;
   private onUnexpectedExit: ((error: Error) => void) | null = null;
   private onCheckpointerExit: ((error: Error) => void) | null = null;
@@ -133,7 +141,7 @@ export class SqliteWriter {
 
   private stop(error: Error): void {
     if (this.stopped) return;
-    this.stopped = this.closing ? new Error("the SQLite writer is closed") : error;
+    this.stopped = new SqliteWriterStoppedError(this.closing ? "the SQLite writer is closed" : `the SQLite writer stopped: ${error.message}`, { cause: error });
     for (const waiter of this.pending.values()) waiter.reject(this.stopped);
     this.pending.clear();
     if (!this.closing) this.onUnexpectedExit?.(error);
