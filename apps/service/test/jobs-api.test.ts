@@ -116,6 +116,28 @@ describe("POST /jobs/batch", () => {
   });
 });
 
+describe("ETags", () => {
+  test("GET /jobs/{id} has one and answers 304 to If-None-Match while the job is unchanged; answers to POST have none", async () => {
+    const submitted = await t.http.post("/jobs").send(email);
+    const batch = await t.http.post("/jobs/batch").send({ jobs: [email] });
+    const cancelled = await t.http.post(`/jobs/${submitted.body.id}/cancel`);
+    for (const res of [submitted, batch, cancelled]) {
+      expect(res.headers.etag).toBeUndefined();
+      expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
+      expect(Number(res.headers["content-length"])).toBe(Buffer.byteLength(res.text));
+    }
+    expect(submitted.headers.location).toBe(`/jobs/${submitted.body.id}`);
+
+    const first = await t.http.get(`/jobs/${submitted.body.id}`);
+    expect(first.body.status).toBe("CANCELLED");
+    expect(first.headers.etag).toBeDefined();
+    const again = await t.http.get(`/jobs/${submitted.body.id}`).set("If-None-Match", first.headers.etag as string);
+    expect(again.status).toBe(304);
+    const other = await t.http.get(`/jobs/${batch.body.jobs[0].id}`).set("If-None-Match", first.headers.etag as string);
+    expect(other.status).toBe(200);
+  });
+});
+
 describe("discovery and health", () => {
   test("GET /job-types lists each type with its payload JSON Schema", async () => {
     const res = await t.http.get("/job-types");
