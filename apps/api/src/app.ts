@@ -1,5 +1,4 @@
 import express, { type Express } from "express";
-import helmet from "helmet";
 import swaggerUi from "swagger-ui-express";
 import type { Config } from "../../core/src/config";
 import type { JobEvents } from "../../core/src/events";
@@ -18,6 +17,7 @@ import type { JobFeed } from "./job-feed";
 import { JobSubmitter } from "./job-submitter";
 import { jobRoutes } from "./jobs.routes";
 import { openApiDocument } from "./openapi";
+import { securityHeaders } from "./security-headers";
 import { statsRoutes } from "./stats.routes";
 
 export interface AppDeps {
@@ -43,7 +43,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(metrics.httpMiddleware());
   app.use(healthRoutes({ database: () => store.ping(), ...deps.readiness }));
   app.use(
-    helmet({
+    securityHeaders({
       // Swagger UI's page needs its own inline bootstrap; everything else stays strict.
       // The service speaks plain HTTP (TLS belongs to the proxy in front); upgrading its own
       // subresources to https would break /docs and /dashboard when opened by host name.
