@@ -1,11 +1,10 @@
-import { execSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { serviceEnv } from "./bench/child-process";
 import { buildReport, formatTable } from "./bench/report";
-import { packageVersions } from "./bench/versions";
+import { gitCommit, packageVersions } from "./bench/versions";
 import { FULL, QUICK, type BenchSizes, Stages } from "./bench/stages";
 
 /**
@@ -101,16 +100,6 @@ function runStage(stages: Stages, name: StageName): Promise<unknown> {
 function round(key: string, value: unknown): unknown {
   if (key === "plan") return undefined;
   return typeof value === "number" && !Number.isInteger(value) ? Number(value.toPrecision(3)) : value;
-}
-
-function gitCommit(root: string): string {
-  try {
-    const head = execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim();
-    const dirty = execSync("git status --porcelain --untracked-files=no", { cwd: root }).toString().trim() !== "";
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return "unknown";
-  }
 }
 
 main().catch((error: unknown) => {

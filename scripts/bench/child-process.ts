@@ -33,14 +33,23 @@ export function serviceEnv(port: number, databaseFile: string, extra: Record<str
   };
 }
 
+/**
+ * How a child is started: `under` runs node inside another program (valgrind …), which can
+ * take minutes to be ready instead of seconds.
+ */
+export interface Launch {
+  under?: readonly string[];
+  readyTimeoutMs?: number;
+}
+
 /** `node dist/apps/service/src/main.js` with `env` on top of a clean environment. */
-export function startService(env: Record<string, string>): Promise<BenchChild> {
-  return startChild(join(projectRoot(), "dist", "apps", "service", "src", "main.js"), env, "/readyz");
+export function startService(env: Record<string, string>, launch: Launch = {}): Promise<BenchChild> {
+  return startChild(join(projectRoot(), "dist", "apps", "service", "src", "main.js"), env, "/readyz", launch);
 }
 
 /** The bare Express ceiling (scripts/bench/bare-express.ts, compiled). */
-export function startBareExpress(port: number): Promise<BenchChild> {
-  return startChild(join(__dirname, "bare-express.js"), { NODE_ENV: "production", PORT: String(port) }, "/healthz");
+export function startBareExpress(port: number, launch: Launch = {}): Promise<BenchChild> {
+  return startChild(join(__dirname, "bare-express.js"), { NODE_ENV: "production", PORT: String(port) }, "/healthz", launch);
 }
 
 export async function freePort(): Promise<number> {
@@ -57,9 +66,10 @@ export async function freePort(): Promise<number> {
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 60_000;
 
-async function startChild(entry: string, env: Record<string, string>, readyPath: string): Promise<BenchChild> {
+async function startChild(entry: string, env: Record<string, string>, readyPath: string, launch: Launch): Promise<BenchChild> {
+  const [program, ...args] = [...(launch.under ?? []), process.execPath, ...nodeFlags(), entry];
   // PATH and HOME only: no variable of the bench's own shell changes the service's defaults.
-  const child = spawn(process.execPath, [...nodeFlags(), entry], {
+  const child = spawn(program!, args, {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -75,12 +85,13 @@ async function startChild(entry: string, env: Record<string, string>, readyPath:
   void exited.then(() => (dead = true));
 
   const url = `http://127.0.0.1:${env.PORT}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const readyTimeoutMs = launch.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  const deadline = Date.now() + readyTimeoutMs;
   while (true) {
     if (dead) throw new Error(`${entry} exited during start-up:\n${output.slice(-20).join("\n")}`);
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`${entry} was not ready within ${READY_TIMEOUT_MS} ms:\n${output.slice(-20).join("\n")}`);
+      throw new Error(`${entry} was not ready within ${readyTimeoutMs} ms:\n${output.slice(-20).join("\n")}`);
     }
     if (await answers(`${url}${readyPath}`)) break;
     await new Promise((r) => setTimeout(r, 50));
