@@ -1,12 +1,10 @@
-import { Router } from "express";
+import type { Express } from "express";
 import type { Metrics } from "../metrics/metrics";
 
-/** GET /metrics in the Prometheus text format, for every role. */
-export function metricsRoutes(metrics: Metrics): Router {
-  const router = Router();
-  router.get("/metrics", async (_req, res) => {
+/** Adds GET /metrics, in the Prometheus text format, to `app` (every role); a route of the app, like the health routes. */
+export function addMetricsRoute(app: Express, metrics: Metrics): void {
+  app.get("/metrics", async (_req, res) => {
     const { contentType, body } = await metrics.scrape();
     res.type(contentType).send(body);
   });
-  return router;
 }
