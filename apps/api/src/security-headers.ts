@@ -17,11 +17,10 @@ export function securityHeaders(options: HelmetOptions): RequestHandler {
     setHeader: (name: string, value: string | number) => headers.push([name, String(value)]),
     removeHeader: () => {},
   };
-  let failure: unknown = null;
+  // helmet's middlewares run synchronously and report a bad option through next().
   helmet(options)({} as Request, recorder as unknown as Response, (error?: unknown) => {
-    failure = error ?? null;
+    if (error) throw error;
   });
-  if (failure) throw failure;
   return (_req, res, next) => {
     for (const [name, value] of headers) res.setHeader(name, value);
     next();

@@ -1,17 +1,10 @@
-import { PassThrough } from "node:stream";
-import winston from "winston";
 import { createLogger } from "../src/logger";
+import { keepLogLines, type LogLine } from "./support/log-lines";
 
 /** The production (JSON) logger, writing its lines to `lines` instead of the console. */
-function jsonLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
+function jsonLogger(): { logger: ReturnType<typeof createLogger>; lines: LogLine[] } {
   const logger = createLogger({ level: "info", pretty: false });
-  const lines: Record<string, unknown>[] = [];
-  const sink = new PassThrough();
-  sink.on("data", (chunk: Buffer) => {
-    for (const text of chunk.toString().split("\n")) if (text) lines.push(JSON.parse(text) as Record<string, unknown>);
-  });
-  logger.clear().add(new winston.transports.Stream({ stream: sink }));
-  return { logger, lines };
+  return { logger, lines: keepLogLines(logger) };
 }
 
 describe("logged errors", () => {

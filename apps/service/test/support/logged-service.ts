@@ -1,12 +1,9 @@
-import { PassThrough } from "node:stream";
-import winston from "winston";
 import { loadConfig } from "../../../core/src/config";
 import { createLogger } from "../../../core/src/logger";
+import { keepLogLines, type LogLine } from "../../../core/test/support/log-lines";
 import { type Service, startService } from "../../src/service";
 import type { TestDatabase } from "./test-database";
 import { TEST_ENV } from "./test-service";
-
-export type LogLine = Record<string, unknown>;
 
 /**
  * A real service (TEST_ENV, then `env`) whose log lines at LOG_LEVEL (default info) are kept as
@@ -16,11 +13,6 @@ export async function startServiceKeepingLogs(db: TestDatabase, env: Record<stri
   const level = env.LOG_LEVEL ?? "info";
   const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url, ...env, LOG_LEVEL: level });
   const logger = createLogger({ level, pretty: false });
-  const lines: LogLine[] = [];
-  const sink = new PassThrough();
-  sink.on("data", (chunk: Buffer) => {
-    for (const text of chunk.toString().split("\n")) if (text) lines.push(JSON.parse(text) as LogLine);
-  });
-  logger.clear().add(new winston.transports.Stream({ stream: sink, format: winston.format.json() }));
+  const lines = keepLogLines(logger);
   return { service: await startService(config, logger), lines };
 }
