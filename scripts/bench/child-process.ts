@@ -15,6 +15,8 @@ export interface BenchChild {
   peakRssMb(): number | null;
   /** CPU time (user + system, all threads) the process has used so far, in seconds (null off Linux). */
   cpuSeconds(): number | null;
+  /** The same, of its main thread alone (the event loop that serves HTTP). */
+  mainThreadCpuSeconds(): number | null;
   /** Log lines at warn or above that the child wrote (JSON, NODE_ENV=production). */
   warnings(): string[];
   /** SIGTERM, then waits for the exit (the service drains and closes the database). */
@@ -100,7 +102,8 @@ async function startChild(entry: string, env: Record<string, string>, readyPath:
     pid: child.pid!,
     url,
     peakRssMb: () => peakRssMb(child),
-    cpuSeconds: () => cpuSeconds(child),
+    cpuSeconds: () => cpuSeconds(`/proc/${child.pid}/stat`),
+    mainThreadCpuSeconds: () => cpuSeconds(`/proc/${child.pid}/task/${child.pid}/stat`),
     warnings: () => output.filter((l) => /"level":"(warn|error)"/.test(l)),
     stop: () => stopChild(child, exited, output),
   };
@@ -132,10 +135,11 @@ function peakRssMb(child: ChildProcess): number | null {
   }
 }
 
-function cpuSeconds(child: ChildProcess): number | null {
+/** From a process's or a thread's stat file. */
+function cpuSeconds(statPath: string): number | null {
   try {
-    // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime and stime in clock ticks (100 Hz).
-    const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    // Fields 14 and 15 of a stat file (after the parenthesised name): utime and stime in clock ticks (100 Hz).
+    const fields = readFileSync(statPath, "utf8").replace(/^.*\) /, "").split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;

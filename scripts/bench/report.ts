@@ -1,4 +1,4 @@
-import type { Stages } from "./stages";
+import type { Measured, Stages } from "./stages";
 
 type Result<K extends keyof Stages> = Stages[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 
@@ -26,6 +26,15 @@ export interface Row {
 const n0 = (v: number) => Math.round(v).toLocaleString("en-US");
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
+/** "main / other / load generator µs per request (cores used)", or "?" where CPU time could not be read. */
+function cpuCell(m: Measured): string {
+  const c = m.cpuPerRequest;
+  if (!c) return "?";
+  const cores = ((c.serverMainUs + c.serverOtherUs + c.loadGeneratorUs) * m.okPerSecond) / 1e6;
+  return `${n0(c.serverMainUs)} / ${n0(c.serverOtherUs)} / ${n0(c.loadGeneratorUs)} µs (${cores.toFixed(2)} cores)`;
+}
+const CPU_FIGURE = "CPU per request: server main thread / rest of server / load generator";
+
 /** The figures as table rows, each with its target from issue 4 and whether it was met. */
 export function buildReport(raw: Record<string, unknown>): Row[] {
   const f = raw as Figures;
@@ -35,6 +44,7 @@ export function buildReport(raw: Record<string, unknown>): Row[] {
   if (f.ceiling) {
     add("ceiling", "bare Express 5, 64 conns: req/s", n0(f.ceiling.okPerSecond));
     add("ceiling", "latency p50 / p99", `${ms(f.ceiling.latencyP50Ms)} / ${ms(f.ceiling.latencyP99Ms)}`);
+    add("ceiling", CPU_FIGURE, cpuCell(f.ceiling));
   }
   if (f.submit) {
     const s = f.submit;
@@ -43,8 +53,12 @@ export function buildReport(raw: Record<string, unknown>): Row[] {
     if (ratio !== null) add("submit", "share of the ceiling", `${(ratio * 100).toFixed(0)}%`);
     const p99Limit = f.ceiling ? 1.5 * f.ceiling.latencyP99Ms : null;
     add("submit", "latency p50 / p99", `${ms(s.latencyP50Ms)} / ${ms(s.latencyP99Ms)}`, p99Limit === null ? "p99 ≤ 1.5× ceiling" : `p99 ≤ ${ms(p99Limit)}`, p99Limit === null ? null : s.latencyP99Ms <= p99Limit);
-    const apiShare = f.ceiling ? ` (${((s.apiOnly.okPerSecond / f.ceiling.okPerSecond) * 100).toFixed(0)}% of the ceiling)` : "";
-    add("submit", "same load, ROLE=api (no worker in the process): jobs/s", `${n0(s.apiOnly.okPerSecond)}${apiShare}`);
+    add("submit", CPU_FIGURE, cpuCell(s));
+    const ofCeiling = (m: Measured) => (f.ceiling ? ` (${((m.okPerSecond / f.ceiling.okPerSecond) * 100).toFixed(0)}% of the ceiling)` : "");
+    add("submit", "same load, ROLE=api (no worker in the process): jobs/s", `${n0(s.apiOnly.okPerSecond)}${ofCeiling(s.apiOnly)}`);
+    add("submit", `… ${CPU_FIGURE}`, cpuCell(s.apiOnly));
+    add("submit", "same load, ROLE=api with a ROLE=worker process beside it: jobs/s", `${n0(s.apiBesideWorker.okPerSecond)}${ofCeiling(s.apiBesideWorker)}`);
+    add("submit", `… ${CPU_FIGURE} (the worker process is in the rest)`, cpuCell(s.apiBesideWorker));
     add("submit", "non-2xx / errors; rows stored vs 202s", `${s.non2xx} / ${s.errors}; ${n0(s.stored)} vs ${n0(s.ok + s.warmupOk)}`, "every 202 stored", s.stored >= s.ok + s.warmupOk);
   }
   if (f.bulk) add("bulk", "POST /jobs/batch ×1,000, 4 conns: jobs/s", n0(f.bulk.jobsPerSecond), "≥ 50,000", f.bulk.jobsPerSecond >= 50_000);

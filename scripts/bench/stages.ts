@@ -88,10 +88,11 @@ export class Stages {
     return startService(serviceEnv(await freePort(), file, extra));
   }
 
-  async ceiling(): Promise<LoadResult> {
+  async ceiling(): Promise<Measured> {
     const server = await startBareExpress(await freePort());
     try {
-      return await this.submitLoad(`${server.url}/jobs`);
+      const { warmupOk: _warmup, ...measured } = await this.submitLoad([server]);
+      return measured;
     } finally {
       await server.stop();
     }
@@ -99,15 +100,18 @@ export class Stages {
 
   /**
    * 64 connections posting one noop job each request, after a warm-up. Then the same load on
-   * a ROLE=api process (no dispatcher, no threads): not a target, but it splits the all-in-one's
-   * cost between the API path and running the accepted jobs on the same main thread.
+   * a ROLE=api process (no dispatcher, no threads), and on a ROLE=api process with a ROLE=worker
+   * process beside it on the same file. Neither is a target: the first splits the all-in-one's
+   * cost between the API path and running the accepted jobs; the second shows what taking the
+   * dispatcher off the API's event loop (into a process, or a thread, of its own) would buy on
+   * this machine, where every thread and the load generator share the same cores.
    */
-  async submit(): Promise<LoadResult & { warmupOk: number; stored: number; peakRssMb: number | null; apiOnly: LoadResult }> {
+  async submit(): Promise<Measured & { warmupOk: number; stored: number; peakRssMb: number | null; apiOnly: Measured; apiBesideWorker: Measured }> {
     const file = this.freshDb("submit");
     const service = await this.service(file);
-    let allInOne: LoadResult & { warmupOk: number; stored: number; peakRssMb: number | null };
+    let allInOne: Measured & { warmupOk: number; stored: number; peakRssMb: number | null };
     try {
-      const result = await this.submitLoad(`${service.url}/jobs`);
+      const result = await this.submitLoad([service]);
       const db = new JobDb(file);
       const stored = db.span().count;
       db.close();
@@ -116,20 +120,40 @@ export class Stages {
     } finally {
       await service.stop();
     }
-    const api = await this.service(this.freshDb("submit-api"), { ROLE: "api" });
+    const apiOnly = await this.apiLoad(false);
+    const apiBesideWorker = await this.apiLoad(true);
+    return { ...allInOne, apiOnly, apiBesideWorker };
+  }
+
+  /** The submit load on a ROLE=api process, alone or with a ROLE=worker process running the jobs beside it. */
+  private async apiLoad(withWorker: boolean): Promise<Measured> {
+    const file = this.freshDb(withWorker ? "submit-split" : "submit-api");
+    const api = await this.service(file, { ROLE: "api" });
+    const worker = withWorker ? await this.service(file, { ROLE: "worker" }).catch(async (error: unknown) => {
+      await api.stop();
+      throw error;
+    }) : null;
     try {
-      const { warmupOk: _warmup, ...apiOnly } = await this.submitLoad(`${api.url}/jobs`);
-      return { ...allInOne, apiOnly };
+      const { warmupOk: _warmup, ...measured } = await this.submitLoad(worker ? [api, worker] : [api]);
+      return measured;
     } finally {
+      await worker?.stop();
       await api.stop();
     }
   }
 
-  private async submitLoad(url: string): Promise<LoadResult & { warmupOk: number }> {
+  /**
+   * The submit load against `servers[0]`. Around the measured run it also reads the CPU time
+   * of every server process and of this one (autocannon runs here), per accepted request.
+   */
+  private async submitLoad(servers: readonly BenchChild[]): Promise<Measured & { warmupOk: number }> {
     const { connections, loadSeconds, warmupSeconds } = this.sizes;
+    const url = `${servers[0]!.url}/jobs`;
     const warmup = await postLoad({ url, body: NOOP_JOB, connections, durationS: warmupSeconds });
+    const cpuBefore = cpuSnapshot(servers);
     const result = await postLoad({ url, body: NOOP_JOB, connections, durationS: loadSeconds });
-    return { ...result, warmupOk: warmup.ok };
+    const cpuAfter = cpuSnapshot(servers);
+    return { ...result, warmupOk: warmup.ok, cpuPerRequest: cpuPerRequest(cpuBefore, cpuAfter, result.ok) };
   }
 
   async bulk(): Promise<{ jobsPerSecond: number; requests: LoadResult }> {
@@ -417,4 +441,45 @@ async function until(what: string, probe: () => boolean, everyMs = 20): Promise<
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${STAGE_TIMEOUT_MS / 1_000} s`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * CPU time per accepted request, in µs: the server's main thread (the event loop serving
+ * HTTP), the rest of the server (its other threads, and any worker process beside it), and
+ * the load generator. Their sum times the rate is the cores the run used.
+ */
+export interface CpuPerRequest {
+  serverMainUs: number;
+  serverOtherUs: number;
+  loadGeneratorUs: number;
+}
+
+export type Measured = LoadResult & { cpuPerRequest: CpuPerRequest | null };
+
+interface CpuSnapshot {
+  serverMainS: number | null;
+  serverAllS: number | null;
+  loadGeneratorUs: number;
+}
+
+function cpuSnapshot(servers: readonly BenchChild[]): CpuSnapshot {
+  const all = servers.map((s) => s.cpuSeconds());
+  const { user, system } = process.cpuUsage();
+  return {
+    serverMainS: servers[0]!.mainThreadCpuSeconds(),
+    serverAllS: all.some((c) => c === null) ? null : all.reduce((a, b) => a! + b!, 0),
+    loadGeneratorUs: user + system,
+  };
+}
+
+/** Null off Linux, where the server's CPU time cannot be read. */
+function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuPerRequest | null {
+  if (before.serverMainS === null || after.serverMainS === null || before.serverAllS === null || after.serverAllS === null || requests === 0) return null;
+  const main = after.serverMainS - before.serverMainS;
+  const all = after.serverAllS - before.serverAllS;
+  return {
+    serverMainUs: (main * 1e6) / requests,
+    serverOtherUs: ((all - main) * 1e6) / requests,
+    loadGeneratorUs: (after.loadGeneratorUs - before.loadGeneratorUs) / requests,
+  };
 }
