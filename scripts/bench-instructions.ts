@@ -17,6 +17,8 @@ import { gitCommit } from "./bench/versions";
  *
  * The share is the ceiling's main-thread instructions over the target's: the share of the
  * ceiling's rate the target would reach if its main thread were all that limited it.
+ * `-- --only api,all` counts some targets only (each takes two to three minutes); without the
+ * ceiling there is no share.
  */
 const WARM_UP_REQUESTS = 1_500;
 const COUNTED_REQUESTS = 1_000;
@@ -25,6 +27,8 @@ const CONNECTIONS = 8;
 const LAUNCH_TIMEOUT_MS = 300_000;
 
 interface Target {
+  /** What `--only` calls it. */
+  key: string;
   name: string;
   start(launch: Launch, env: Record<string, string>): Promise<BenchChild>;
   env(port: number, databaseFile: string): Record<string, string>;
@@ -41,17 +45,21 @@ interface Count {
 }
 
 const TARGETS: Target[] = [
-  { name: "bare Express ceiling", env: (port) => ({ NODE_ENV: "production", PORT: String(port) }), start: (launch, env) => startBareExpress(Number(env.PORT), launch) },
-  { name: "service, ROLE=api", env: (port, db) => serviceEnv(port, db, { ROLE: "api" }), start: (launch, env) => startService(env, launch) },
-  { name: "service, all-in-one", env: (port, db) => serviceEnv(port, db), start: (launch, env) => startService(env, launch) },
+  { key: "ceiling", name: "bare Express ceiling", env: (port) => ({ NODE_ENV: "production", PORT: String(port) }), start: (launch, env) => startBareExpress(Number(env.PORT), launch) },
+  { key: "api", name: "service, ROLE=api", env: (port, db) => serviceEnv(port, db, { ROLE: "api" }), start: (launch, env) => startService(env, launch) },
+  { key: "all", name: "service, all-in-one", env: (port, db) => serviceEnv(port, db), start: (launch, env) => startService(env, launch) },
 ];
 
 async function main(): Promise<void> {
   const root = projectRoot();
   const valgrind = execFileSync("valgrind", ["--version"]).toString().trim();
   process.stdout.write(`taskq instruction counts (${valgrind}): ${WARM_UP_REQUESTS} POST /jobs to warm up, then ${COUNTED_REQUESTS} counted, ${CONNECTIONS} connections\n`);
+  const args = process.argv.slice(2);
+  const only = args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "").split(",") : TARGETS.map((t) => t.key);
+  const unknown = only.filter((key) => !TARGETS.some((t) => t.key === key));
+  if (unknown.length > 0) throw new Error(`--only: unknown target ${unknown.join(", ")}; one or more of ${TARGETS.map((t) => t.key).join(", ")}`);
   const counts: Count[] = [];
-  for (const target of TARGETS) {
+  for (const target of TARGETS.filter((t) => only.includes(t.key))) {
     const started = Date.now();
     process.stdout.write(`  ${target.name} …`);
     counts.push(await countTarget(target));
@@ -59,15 +67,15 @@ async function main(): Promise<void> {
     process.stdout.write(` ${((Date.now() - started) / 1_000).toFixed(0)} s  main thread ${Math.round(c.mainThread).toLocaleString("en-US")} per request\n`);
   }
 
-  const ceiling = counts[0]!.mainThread;
-  const rows = counts.map((c) => ({ ...c, ceilingShare: ceiling / c.mainThread }));
+  const ceiling = counts.find((c) => c.target === TARGETS[0]!.name)?.mainThread;
+  const rows = counts.map((c) => ({ ...c, ceilingShare: ceiling === undefined ? null : ceiling / c.mainThread }));
   const kilo = (n: number) => `${Math.round(n / 1_000).toLocaleString("en-US")}k`;
   process.stdout.write(
     [
       "",
       "| target | main thread, instructions per request | other threads | all threads | ceiling's share (main thread) |",
       "|---|---|---|---|---|",
-      ...rows.map((r) => `| ${r.target} | ${kilo(r.mainThread)} | ${kilo(r.otherThreads)} | ${kilo(r.allThreads)} | ${Math.round(r.ceilingShare * 100)}% |`),
+      ...rows.map((r) => `| ${r.target} | ${kilo(r.mainThread)} | ${kilo(r.otherThreads)} | ${kilo(r.allThreads)} | ${r.ceilingShare === null ? "–" : `${Math.round(r.ceilingShare * 100)}%`} |`),
       "",
     ].join("\n"),
   );
