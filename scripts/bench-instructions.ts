@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { type BenchChild, freePort, type Launch, serviceEnv, startBareExpress, startService } from "./bench/child-process";
 import { NOOP_JOB } from "./bench/load";
+import { onlyOption } from "./bench/only-option";
 import { gitCommit } from "./bench/versions";
 
 /**
@@ -54,10 +55,7 @@ async function main(): Promise<void> {
   const root = projectRoot();
   const valgrind = execFileSync("valgrind", ["--version"]).toString().trim();
   process.stdout.write(`taskq instruction counts (${valgrind}): ${WARM_UP_REQUESTS} POST /jobs to warm up, then ${COUNTED_REQUESTS} counted, ${CONNECTIONS} connections\n`);
-  const args = process.argv.slice(2);
-  const only = args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "").split(",") : TARGETS.map((t) => t.key);
-  const unknown = only.filter((key) => !TARGETS.some((t) => t.key === key));
-  if (unknown.length > 0) throw new Error(`--only: unknown target ${unknown.join(", ")}; one or more of ${TARGETS.map((t) => t.key).join(", ")}`);
+  const only = onlyOption(process.argv.slice(2), TARGETS.map((t) => t.key));
   const counts: Count[] = [];
   for (const target of TARGETS.filter((t) => only.includes(t.key))) {
     const started = Date.now();

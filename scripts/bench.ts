@@ -3,6 +3,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { serviceEnv } from "./bench/child-process";
+import { onlyOption } from "./bench/only-option";
 import { buildReport, formatTable } from "./bench/report";
 import { gitCommit, packageVersions } from "./bench/versions";
 import { FULL, QUICK, type BenchSizes, Stages } from "./bench/stages";
@@ -19,8 +20,7 @@ type StageName = (typeof STAGES)[number];
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
-  const onlyArg = args[args.indexOf("--only") + 1];
-  const only = args.includes("--only") && onlyArg ? (onlyArg.split(",") as StageName[]) : [...STAGES];
+  const only = onlyOption(args, STAGES);
   const sizes: BenchSizes = quick ? QUICK : FULL;
   const root = projectRoot();
   const dataDir = join(root, "data", `bench-${process.pid}`);

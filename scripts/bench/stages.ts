@@ -129,11 +129,9 @@ export class Stages {
   private async apiLoad(withWorker: boolean): Promise<Measured> {
     const file = this.freshDb(withWorker ? "submit-split" : "submit-api");
     const api = await this.service(file, { ROLE: "api" });
-    const worker = withWorker ? await this.service(file, { ROLE: "worker" }).catch(async (error: unknown) => {
-      await api.stop();
-      throw error;
-    }) : null;
+    let worker: BenchChild | null = null;
     try {
+      if (withWorker) worker = await this.service(file, { ROLE: "worker" });
       const { warmupOk: _warmup, ...measured } = await this.submitLoad(worker ? [api, worker] : [api]);
       return measured;
     } finally {
@@ -467,7 +465,7 @@ function cpuSnapshot(servers: readonly BenchChild[]): CpuSnapshot {
   const { user, system } = process.cpuUsage();
   return {
     serverMainS: servers[0]!.mainThreadCpuSeconds(),
-    serverAllS: all.some((c) => c === null) ? null : all.reduce((a, b) => a! + b!, 0),
+    serverAllS: all.includes(null) ? null : (all as number[]).reduce((a, b) => a + b, 0),
     loadGeneratorUs: user + system,
   };
 }
