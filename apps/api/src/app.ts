@@ -1,10 +1,11 @@
-import express, { type Express } from "express";
+import express, { type Express, type RequestHandler } from "express";
 import swaggerUi from "swagger-ui-express";
 import type { Config } from "../../core/src/config";
 import type { JobEvents } from "../../core/src/events";
 import type { HandlerRegistry } from "../../core/src/handlers/registry";
 import { addHealthRoutes } from "../../core/src/http/health.routes";
 import { HttpProblem, problemHandler, routeNotFound } from "../../core/src/http/problem";
+import { methodNotAllowed } from "../../core/src/http/method-not-allowed";
 import { requestContext } from "../../core/src/http/request-context";
 import { addMetricsRoute } from "../../core/src/http/metrics.routes";
 import type { Logger } from "../../core/src/logger";
@@ -16,9 +17,10 @@ import { jobEventRoutes } from "./job-events.routes";
 import type { JobFeed } from "./job-feed";
 import { JobSubmitter } from "./job-submitter";
 import { jobRoutes } from "./jobs.routes";
-import { openApiDocument } from "./openapi";
+import { documentedMethods, openApiDocument } from "./openapi";
 import { securityHeaders } from "./security-headers";
 import { statsRoutes } from "./stats.routes";
+import { upgradeRequired, WS_PATH } from "./websocket";
 
 export interface AppDeps {
   config: Config;
@@ -53,7 +55,6 @@ export function createApp(deps: AppDeps): Express {
   addDashboardAssets(app);
   if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
   addMetricsRoute(app, metrics);
-  app.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true, type: ["application/json", "application/*+json"] }));
 
   // The job routes first: every layer before them is passed by each submission (~5k
   // instructions a layer, callgrind), and none of the documentation's paths is a job's.
@@ -62,12 +63,19 @@ export function createApp(deps: AppDeps): Express {
   app.use(jobEventRoutes({ store, feed, heartbeatMs: config.REALTIME_HEARTBEAT_MS, metrics }));
   app.use(statsRoutes(store));
 
-  const document = openApiDocument({ apiKeys: Boolean(config.API_KEYS?.length) });
+  const document = openApiDocument({ registry, apiKeys: Boolean(config.API_KEYS?.length) });
   app.get("/openapi.json", (_req, res) => {
     res.json(document);
   });
-  app.use("/docs", swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: "taskq API" }));
+  app.get(WS_PATH, upgradeRequired);
+  // swagger-ui-express reads the document from the request, so the page shows the one served above.
+  const withDocument: RequestHandler = (req, _res, next) => {
+    (req as typeof req & { swaggerDoc: unknown }).swaggerDoc = document;
+    next();
+  };
+  app.use("/docs", withDocument, swaggerUi.serveFiles(undefined, { customSiteTitle: "taskq API" }), swaggerUi.setup(undefined, { customSiteTitle: "taskq API" }));
   app.use(dashboardPage());
+  app.use(methodNotAllowed(documentedMethods(document)));
   app.use(routeNotFound);
   app.use(
     problemHandler({

@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { z } from "zod";
 import { notFound, parseOr400 } from "../../core/src/http/problem";
 import type { Metrics } from "../../core/src/metrics/metrics";
 import type { JobStore } from "../../core/src/store/job-store";
@@ -12,6 +13,19 @@ export interface JobEventRoutesDeps {
   heartbeatMs: number;
   metrics: Metrics;
 }
+
+/** One event of the stream, as its fields are written (documented in the OpenAPI document; the tests check each event against it). */
+export const jobUpdatedEventSchema = z
+  .object({
+    event: z.literal("job.updated"),
+    id: z.string().meta({ description: "The job's version: send it back as Last-Event-ID (or ?last_event_id=) when resuming." }),
+    data: z.string().meta({ description: "The job resource, as JSON on one `data:` line.", contentMediaType: "application/json", contentSchema: { $ref: "#/components/schemas/Job" } }),
+  })
+  .meta({
+    id: "JobUpdatedEvent",
+    description:
+      "A Server-Sent Event (`event:`, `id:` and `data:` lines, then a blank line). The stream opens with `retry: 2000` and carries `: keep-alive` comment lines every REALTIME_HEARTBEAT_MS.",
+  });
 
 /**
  * GET /jobs/{id}/events: the job's states as Server-Sent Events (`event: job.updated`, data =

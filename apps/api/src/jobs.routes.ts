@@ -1,4 +1,4 @@
-import { type Request, type Response, Router } from "express";
+import express, { type Request, type Response, Router } from "express";
 import { z } from "zod";
 import type { Config } from "../../core/src/config";
 import type { JobEvents } from "../../core/src/events";
@@ -7,7 +7,7 @@ import { HttpProblem, notFound, parseOr400 } from "../../core/src/http/problem";
 import { isFinished, type JobRow, toJobResource } from "../../core/src/jobs/job";
 import type { JobStore } from "../../core/src/store/job-store";
 import { JobSubmitter } from "./job-submitter";
-import { jobIdParams, listJobsQuery, submitBatchSchema } from "./jobs.schemas";
+import { idempotencyKeySchema, jobIdParams, listJobsQuery, submitBatchSchema } from "./jobs.schemas";
 
 export interface JobRoutesDeps {
   store: JobStore;
@@ -17,21 +17,21 @@ export interface JobRoutesDeps {
   events: JobEvents;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
 /** Routes stay thin: validate, call the submitter or the store, shape the answer. */
 export function jobRoutes({ store, submitter, registry, config, events }: JobRoutesDeps): Router {
   const router = Router();
   const view = (row: JobRow) => toJobResource(row, { exposeStack: config.EXPOSE_ERROR_STACK });
+  // Only the submissions take a body: no other route parses one, so none can answer 413 or 400 for it.
+  const jsonBody = express.json({ limit: config.BODY_LIMIT_BYTES, strict: true, type: "application/json" });
 
-  router.post("/jobs", requireJson, async (req, res) => {
+  router.post("/jobs", requireJson, jsonBody, async (req, res) => {
     const key = idempotencyKeyOf(req);
     const { job, replayed } = await submitter.submit(submitter.prepare(req.body, [], JobSubmitter.idempotency(key, req.body)));
     if (replayed) res.set("Idempotent-Replayed", "true");
     answerPost(res.location(`/jobs/${job.id}`), 202, view(job));
   });
 
-  router.post("/jobs/batch", requireJson, async (req, res) => {
+  router.post("/jobs/batch", requireJson, jsonBody, async (req, res) => {
     const { jobs } = parseOr400(submitBatchSchema, req.body);
     const idempotency = JobSubmitter.idempotency(idempotencyKeyOf(req), req.body);
     // Each job of the batch stores "<key> <index>": a client's key has no space in it, so no
@@ -127,7 +127,7 @@ function requireJson(req: Request, _res: unknown, next: () => void): void {
 function idempotencyKeyOf(req: Request): string | null {
   const key = req.get("idempotency-key");
   if (key === undefined) return null;
-  if (!IDEMPOTENCY_KEY.test(key)) {
+  if (!idempotencyKeySchema.safeParse(key).success) {
     throw new HttpProblem(400, "validation-error", "Invalid request", "Idempotency-Key must be 1 to 255 visible ASCII characters.", [
       { field: "header.Idempotency-Key", message: "1 to 255 visible ASCII characters" },
     ]);

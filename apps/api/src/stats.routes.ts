@@ -5,15 +5,14 @@ import { JOB_STATUSES } from "../../core/src/jobs/job";
 import type { FinishedBucket } from "../../core/src/store/finished-stats";
 import type { JobStore } from "../../core/src/store/job-store";
 import { FinishedMinutes, MINUTE_MS } from "./finished-minutes";
+import { queryInt } from "./jobs.schemas";
 
 /** Dashboards refresh every few seconds, several at once: one computation serves them all for this long. */
 const CACHE_MS = 1_000;
 
-export const statsQuery = z
-  .strictObject({
-    minutes: z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.int().min(1).max(60)).default(15).meta({ description: "Window, 1 to 60 minutes." }),
-  })
-  .meta({ id: "StatsQuery" });
+export const statsQuery = z.strictObject({
+  minutes: queryInt(1, 60, 15).meta({ description: "Window, 1 to 60 minutes." }),
+});
 
 const ms = z.number().nullable();
 const finishedFields = {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from "node:http";
+import type { RequestHandler } from "express";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
@@ -9,6 +10,7 @@ import type { Logger } from "../../core/src/logger";
 import type { Metrics } from "../../core/src/metrics/metrics";
 import { apiKeyCheck } from "./auth";
 import type { JobFeed, Subscription, SubscriptionFilter } from "./job-feed";
+import { jobSchema, problemSchema } from "./jobs.schemas";
 
 export const WS_PATH = "/ws";
 /** A client may follow this many job ids on one connection; types and `all` cover the rest. */
@@ -23,9 +25,29 @@ const filterFields = {
   /** Echoed in the answer, so a client can match answers to requests. */
   ref: z.string().max(200).optional(),
 };
-const clientMessage = z
+export const webSocketClientMessage = z
   .discriminatedUnion("op", [z.strictObject({ op: z.literal("subscribe"), ...filterFields }), z.strictObject({ op: z.literal("unsubscribe"), ...filterFields })])
-  .refine((m) => m.job_ids !== undefined || m.types !== undefined || m.all !== undefined, { message: "give job_ids, types or all: true", path: ["op"] });
+  .refine((m) => m.job_ids !== undefined || m.types !== undefined || m.all !== undefined, { message: "give job_ids, types or all: true", path: ["op"] })
+  .meta({ id: "WebSocketClientMessage", description: "What a client sends: subscribe to or unsubscribe from job ids, types or everything (give at least one)." });
+
+const ref = z.string().optional().meta({ description: "The `ref` of the message answered." });
+/** What the server sends; documented in the OpenAPI document (GET /ws), checked against it by the tests. */
+export const webSocketServerMessage = z
+  .discriminatedUnion("event", [
+    z.object({ event: z.literal("job.updated"), job: jobSchema }),
+    z.object({
+      event: z.enum(["subscribed", "unsubscribed"]),
+      ref,
+      subscriptions: z.object({ job_ids: z.array(z.uuid()), types: z.array(z.string()), all: z.boolean() }).meta({ description: "Everything the connection follows now." }),
+    }),
+    z.object({ event: z.literal("error"), ref, error: problemSchema.omit({ instance: true, request_id: true }) }),
+  ])
+  .meta({ id: "WebSocketServerMessage" });
+
+/** GET /ws without an upgrade: the endpoint exists, but speaks only WebSocket. */
+export const upgradeRequired: RequestHandler = () => {
+  throw new HttpProblem(426, "upgrade-required", "Upgrade required", `${WS_PATH} speaks WebSocket only: send Upgrade: websocket.`, undefined, { Upgrade: "websocket" });
+};
 
 export interface WebSocketDeps {
   feed: JobFeed;
@@ -93,7 +115,7 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): { close():
         throw new HttpProblem(400, "malformed-message", "Malformed message", "The message is not valid JSON.");
       }
       ref = typeof (json as { ref?: unknown })?.ref === "string" ? (json as { ref: string }).ref : undefined;
-      const parsed = clientMessage.safeParse(json);
+      const parsed = webSocketClientMessage.safeParse(json);
       if (!parsed.success) throw invalid(parsed.error.issues.map((i) => ({ field: i.path.map(String).join(".") || "(root)", message: i.message })));
       const message = parsed.data;
       const filter: SubscriptionFilter = { jobIds: message.job_ids, types: message.types, all: message.all };

@@ -9,6 +9,7 @@ import { JobEvents } from "../../core/src/events";
 import { createRegistry } from "../../core/src/handlers/registry";
 import { addHealthRoutes } from "../../core/src/http/health.routes";
 import { addMetricsRoute } from "../../core/src/http/metrics.routes";
+import { methodNotAllowed } from "../../core/src/http/method-not-allowed";
 import { problemHandler, routeNotFound } from "../../core/src/http/problem";
 import { requestContext } from "../../core/src/http/request-context";
 import { toJobResource } from "../../core/src/jobs/job";
@@ -138,6 +139,7 @@ function workerApp(logger: Logger, config: Config, metrics: Metrics, readiness: 
   addHealthRoutes(app, readiness);
   if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
   addMetricsRoute(app, metrics);
+  app.use(methodNotAllowed({ "/healthz": ["GET"], "/readyz": ["GET"], "/metrics": ["GET"] }));
   app.use(routeNotFound);
   app.use(problemHandler({}));
   return app;
