@@ -43,8 +43,8 @@ export default async (): Promise<Config> => {
   });
   return {
     projects: [
-      project("sqlite", [`${SUPPORT}/jest-realm-setup.js`], []),
-      project("postgresql", [`${SUPPORT}/jest-realm-setup.js`, `${SUPPORT}/postgresql.setup.js`], unreachable === null ? [] : [`${SUPPORT}/skip-all.setup.js`]),
+      project("sqlite", [`${SUPPORT}/jest-realm-setup.js`], [`${SUPPORT}/openapi-contract.setup.js`]),
+      project("postgresql", [`${SUPPORT}/jest-realm-setup.js`, `${SUPPORT}/postgresql.setup.js`], [`${SUPPORT}/openapi-contract.setup.js`, ...(unreachable === null ? [] : [`${SUPPORT}/skip-all.setup.js`])]),
     ],
     testTimeout: 60_000,
     maxWorkers: 2,

@@ -105,6 +105,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           requestParams: { query: listJobsQuery },
           responses: { "200": answer("A page of jobs.", jsonBody(jobListSchema)) },
           problems: { 400: "A bad query parameter (an unknown one too), or a cursor this API did not write." },
+          conditional: true,
           storage: true,
         }),
       },
@@ -133,6 +134,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           requestParams: { path: jobIdParams },
           responses: { "200": answer("The job.", jsonBody(jobSchema)) },
           problems: { 400: "The id is not a UUID.", 404: "No such job." },
+          conditional: true,
           storage: true,
         }),
         delete: secured({
@@ -213,6 +215,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           requestParams: { query: statsQuery },
           responses: { "200": answer("Statistics, computed at most once a second.", jsonBody(statsSchema)) },
           problems: { 400: "A bad query parameter." },
+          conditional: true,
           storage: true,
         }),
       },
@@ -223,6 +226,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           summary: "Prometheus metrics",
           responses: { "200": answer("The Prometheus text exposition format.", { "text/plain": { schema: z.string() } }) },
           problems: {},
+          conditional: true,
         }),
       },
       "/job-types": {
@@ -232,6 +236,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           summary: "The job types and their payload JSON Schemas",
           responses: { "200": answer("The registered types.", jsonBody(jobTypeListSchema)) },
           problems: {},
+          conditional: true,
         }),
       },
       "/openapi.json": {
@@ -241,6 +246,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           summary: "This document",
           responses: { "200": answer("The OpenAPI document.", jsonBody(z.record(z.string(), z.unknown()))) },
           problems: {},
+          conditional: true,
         }),
       },
       "/healthz": {
@@ -250,6 +256,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           summary: "Liveness: the process answers",
           responses: { "200": answer("Alive.", jsonBody(healthSchema)) },
           problems: {},
+          conditional: true,
           public: true,
         }),
       },
@@ -260,6 +267,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           summary: "Readiness: the database answers and, where jobs run, the thread pool is up",
           responses: { "200": answer("Ready.", jsonBody(readinessSchema)), "503": answer("Not ready; `checks` says what fails.", jsonBody(readinessSchema)) },
           problems: {},
+          conditional: true,
           public: true,
         }),
       },
@@ -291,11 +299,18 @@ interface Operation extends Omit<ZodOpenApiOperationObject, "responses"> {
   public?: boolean;
   /** Answered on the raw socket (the WebSocket upgrade): no X-Request-Id. */
   raw?: boolean;
+  /** A GET answered through Express's send: its 200 carries an ETag, and If-None-Match may get 304. */
+  conditional?: boolean;
 }
 
-function finish({ problems, storage, public: open, raw, responses, ...operation }: Operation, apiKeys: boolean): ZodOpenApiOperationObject {
+function finish({ problems, storage, public: open, raw, conditional, responses, ...operation }: Operation, apiKeys: boolean): ZodOpenApiOperationObject {
   const refusal = (description: string, extra: Record<string, z.ZodType> = {}) => (raw ? { description, content: problemBody } : answer(description, problemBody, extra));
   const all: Record<string, ZodOpenApiResponseObject> = { ...responses };
+  if (conditional) {
+    const ok = all["200"]!;
+    all["200"] = { ...ok, headers: z.object({ "X-Request-Id": headers.requestId, ETag: headers.etag }) };
+    all["304"] = answer("Not Modified: the If-None-Match ETag is still current.", undefined, { ETag: headers.etag });
+  }
   for (const [status, description] of Object.entries(problems)) all[status] = refusal(description);
   if (apiKeys && !open) all["401"] = refusal("No API key, or not a valid one.", { "WWW-Authenticate": headers.wwwAuthenticate });
   if (storage) all["503"] = refusal("The database is unavailable; nothing was stored. Retry after Retry-After seconds.", { "Retry-After": headers.retryAfter });
@@ -313,6 +328,7 @@ const headers = {
   location: z.string().meta({ description: "The job's URL, /jobs/{id}.", example: "/jobs/0199a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d", header: { id: "Location" } }),
   replayed: z.literal("true").optional().meta({ description: "Present when an Idempotency-Key matched an earlier submission: the answer is that submission's job(s).", header: { id: "Idempotent-Replayed" } }),
   retryAfter: z.string().regex(/^\d+$/).meta({ description: "Seconds to wait before trying again.", example: "1", header: { id: "Retry-After" } }),
+  etag: z.string().meta({ description: "The answer's version; send it as If-None-Match to get 304 while it is unchanged.", example: 'W/"2f1-Vb0mKQ1Bv7xw8G7nX2bOq9kG1rM"', header: { id: "ETag" } }),
   upgrade: z.literal("websocket").meta({ description: "The protocol to upgrade to.", header: { id: "Upgrade" } }),
   wwwAuthenticate: z.string().meta({ description: "The scheme to authenticate with.", example: 'Bearer realm="taskq"', header: { id: "WWW-Authenticate" } }),
 };

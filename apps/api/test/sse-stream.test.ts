@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseEventStream, type ServerSentEvent } from "../../cli/src/event-stream";
+import { parseEventStream, type ServerSentEvent } from "../../client/src/event-stream";
 import { SseStream } from "../src/sse-stream";
 
 let server: Server;

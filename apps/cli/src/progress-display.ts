@@ -1,4 +1,4 @@
-import type { JobResource } from "../../core/src/jobs/job";
+import type { Job } from "../../client/src/taskq-client";
 
 const BAR_WIDTH = 24;
 
@@ -13,7 +13,7 @@ export class ProgressDisplay {
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {}
 
-  update(job: JobResource): void {
+  update(job: Job): void {
     const line = describe(job);
     if (line === this.lastLine) return;
     this.lastLine = line;
@@ -32,7 +32,7 @@ export class ProgressDisplay {
   }
 }
 
-function describe(job: JobResource): string {
+function describe(job: Job): string {
   const parts: string[] = [job.status];
   const p = job.progress;
   if (typeof p === "number") parts.push(`${p}%`);
@@ -42,7 +42,7 @@ function describe(job: JobResource): string {
   return parts.join("  ");
 }
 
-function bar(job: JobResource): string {
+function bar(job: Job): string {
   const pct = job.status === "DONE" ? 100 : typeof job.progress === "number" ? Math.max(0, Math.min(100, job.progress)) : 0;
   const filled = Math.round((pct / 100) * BAR_WIDTH);
   return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}]`;

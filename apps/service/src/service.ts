@@ -71,7 +71,7 @@ export async function startService(config: Config, logger = defaultLogger(config
   const server = await listen(app, config);
   const websocket = feed ? attachWebSocket(server, { feed, registry, config, logger, metrics }) : null;
   const port = (server.address() as { port: number }).port;
-  logger.info("service started", { role: config.ROLE, port, database: db.dialect, workerId: worker ? config.WORKER_ID : undefined });
+  logger.info("service started", { url: serviceUrl(config.HOST, port), role: config.ROLE, port, database: db.dialect, workerId: worker ? config.WORKER_ID : undefined });
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -143,6 +143,12 @@ function workerApp(logger: Logger, config: Config, metrics: Metrics, readiness: 
   app.use(routeNotFound);
   app.use(problemHandler({}));
   return app;
+}
+
+/** The URL a person on this machine can open: a wildcard address is reached through loopback. */
+export function serviceUrl(host: string, port: number): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  return `http://${reachable}:${port}`;
 }
 
 function listen(app: Express, config: Config): Promise<Server> {

@@ -328,7 +328,7 @@ export class Dispatcher {
     const base = { id: job.id, token: job.lockToken, result: null, error: null, errorHistory: null, progress: this.progressDue.get(job.id) ?? run.progress, attemptsDelta: 0, runAt: null, finishedAt: null };
     if (reason === "lease-lost") return null;
     // A handler that finished its work before the abort reached it did the work: record it.
-    if (outcome.ok) return { ...base, status: "DONE", result: outcome.result, finishedAt: now };
+    if (outcome.ok) return { ...base, status: "DONE", result: outcome.result, progress: finishedProgress(base.progress), finishedAt: now };
     if (reason === "shutdown" || (!reason && isBystander(outcome.error))) return { ...base, status: "PENDING", attemptsDelta: -1, runAt: now };
     if (reason === "cancel") return { ...base, status: "CANCELLED", finishedAt: now };
 
@@ -466,4 +466,12 @@ function threadLost(error: unknown, run: RunningJob, threadId: number | null, te
 /** The job did nothing wrong: its thread was terminated to stop another job, so the attempt is given back uncharged. */
 function isBystander(error: JobError): boolean {
   return error.name === "ThreadTerminatedError";
+}
+
+/**
+ * A DONE job's progress: a number becomes 100 (the last report may be a round short, or arrive
+ * after the result); an object, the handler's own account, stays as it was last reported.
+ */
+function finishedProgress(progress: string | null): string | null {
+  return progress !== null && typeof JSON.parse(progress) === "number" ? "100" : progress;
 }

@@ -20,7 +20,8 @@ export function methodNotAllowed(paths: Record<string, readonly string[]>): Requ
   };
 }
 
-function templatePattern(template: string): RegExp {
+/** An OpenAPI path template (`/jobs/{id}`) as a pattern over request paths, matching as Express does (any case, optional trailing slash). */
+export function templatePattern(template: string): RegExp {
   const parts = template.split(/\{[^}]+\}/).map((literal) => literal.replace(/[.*+?^$()|[\]\\]/g, "\\$&"));
   return new RegExp(`^${parts.join("[^/]+")}/?$`, "i");
 }

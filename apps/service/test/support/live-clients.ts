@@ -1,7 +1,8 @@
 import WebSocket from "ws";
-import { parseEventStream, type ServerSentEvent } from "../../../cli/src/event-stream";
+import { parseEventStream, type ServerSentEvent } from "../../../client/src/event-stream";
 import type { JobResource } from "../../../core/src/jobs/job";
 import { waitFor } from "../../../core/test/support/wait";
+import { contractAt } from "./contract-capture";
 
 /** An open SSE response: its events as they arrive, and a way to hang up. */
 export interface EventStreamClient {
@@ -53,7 +54,12 @@ export interface SocketClient {
 export async function openSocket(url: string): Promise<SocketClient> {
   const ws = new WebSocket(url);
   const messages: Record<string, unknown>[] = [];
-  ws.on("message", (data) => messages.push(JSON.parse(String(data)) as Record<string, unknown>));
+  const contract = contractAt(url);
+  ws.on("message", (data) => {
+    const message = JSON.parse(String(data)) as Record<string, unknown>;
+    contract?.checkMessage("WebSocketServerMessage", message, `a message on ${url}`);
+    messages.push(message);
+  });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());

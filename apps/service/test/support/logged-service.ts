@@ -2,6 +2,8 @@ import { loadConfig } from "../../../core/src/config";
 import { createLogger } from "../../../core/src/logger";
 import { keepLogLines, type LogLine } from "../../../core/test/support/log-lines";
 import { type Service, startService } from "../../src/service";
+import { checkAnswersOf, settingsOf } from "./contract-capture";
+import { contractFor } from "./openapi-contract";
 import type { TestDatabase } from "./test-database";
 import { TEST_ENV } from "./test-service";
 
@@ -14,5 +16,7 @@ export async function startServiceKeepingLogs(db: TestDatabase, env: Record<stri
   const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url, ...env, LOG_LEVEL: level });
   const logger = createLogger({ level, pretty: false });
   const lines = keepLogLines(logger);
-  return { service: await startService(config, logger), lines };
+  const service = await startService(config, logger);
+  checkAnswersOf(service.server, `http://127.0.0.1:${service.port}`, contractFor(settingsOf(config)));
+  return { service, lines };
 }

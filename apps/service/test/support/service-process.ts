@@ -1,7 +1,10 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { loadConfig } from "../../../core/src/config";
 import { projectRoot } from "../../../core/src/paths";
+import { checkAnswersFetchedFrom, settingsOf } from "./contract-capture";
+import { contractFor } from "./openapi-contract";
 import { TEST_ENV } from "./test-service";
 import { waitFor } from "../../../core/test/support/wait";
 
@@ -33,8 +36,9 @@ const OUTPUT_KEEP_CHARS = 20_000;
  */
 export async function startServiceProcess(name: string, env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
   const port = await freePort();
+  const childEnv = { ...TEST_ENV, WORKER_ID: name, ...env, PORT: String(port) };
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? "", ...TEST_ENV, WORKER_ID: name, ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? "", ...childEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -53,6 +57,8 @@ export async function startServiceProcess(name: string, env: Record<string, stri
     process.off("exit", killOnExit);
   });
   const baseUrl = `http://127.0.0.1:${port}`;
+  const stopChecking = checkAnswersFetchedFrom(baseUrl, contractFor(settingsOf(loadConfig(childEnv))));
+  void exited.then(stopChecking);
   const proc: ServiceProcess = {
     name,
     pid: child.pid!,

@@ -3,6 +3,8 @@ import { loadConfig } from "../../../core/src/config";
 import type { JobResource, JobStatus } from "../../../core/src/jobs/job";
 import { createLogger } from "../../../core/src/logger";
 import { type Service, startService } from "../../src/service";
+import { checkAnswersOf, settingsOf } from "./contract-capture";
+import { contractFor, takeContractViolations } from "./openapi-contract";
 import { createTestDatabase, type TestDatabase } from "./test-database";
 import { waitFor } from "../../../core/test/support/wait";
 
@@ -42,6 +44,7 @@ export async function startTestService(name: string, env: Record<string, string>
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: true, defaultMeta: { test: name } });
   const service = await startService(config, logger);
   const baseUrl = `http://127.0.0.1:${service.port}`;
+  const stopChecking = checkAnswersOf(service.server, baseUrl, contractFor(settingsOf(config)));
   const http = request(baseUrl);
   const get = async (id: string) => {
     const res = await http.get(`/jobs/${id}`);
@@ -56,7 +59,11 @@ export async function startTestService(name: string, env: Record<string, string>
     get,
     async stop() {
       await service.stop();
+      stopChecking();
       if (!db) await database.drop();
+      // Answers given after the last test's end (in afterAll) are reported here.
+      const late = await takeContractViolations();
+      if (late.length > 0) throw new Error(`answers that break the OpenAPI document:\n${late.join("\n")}`);
     },
     async submit(body) {
       const res = await http.post("/jobs").send(body as object);
