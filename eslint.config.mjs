@@ -28,6 +28,11 @@ export default tseslint.config(
     files: ["apps/cli/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/store/**", "**/generated/**", "@prisma/*", "**/api/**", "**/worker/**", "**/service/**"], message: "The CLI talks to the HTTP API only." }] }] },
   },
+  // The client (public, with the package) knows the service only through its OpenAPI document.
+  {
+    files: ["apps/client/src/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["**/core/**", "**/api/**", "**/worker/**", "**/service/**", "**/cli/**", "@prisma/*"], message: "The client is built from the OpenAPI document only." }] }] },
+  },
   // The boundaries: api and worker never import each other; core imports neither; threads import no store.
   {
     files: ["apps/api/**/*.ts"],

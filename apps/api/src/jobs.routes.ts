@@ -44,6 +44,9 @@ export function jobRoutes({ store, submitter, registry, config, events }: JobRou
     answerPost(res, 202, { jobs: rows.map(view) });
   });
 
+  // Any other method on /jobs/batch is not a job id: leave this router, so that it is answered 405.
+  router.all("/jobs/batch", (_req, _res, next) => next("router"));
+
   router.get("/jobs", async (req, res) => {
     const q = parseOr400(listJobsQuery, req.query, ["query"]);
     const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor);

@@ -8,9 +8,8 @@ import { HttpProblem } from "./problem";
  * matching ignores case and a trailing slash. HEAD is allowed wherever GET is (Express answers it).
  */
 export function methodNotAllowed(paths: Record<string, readonly string[]>): RequestHandler {
-  const routes = Object.entries(paths).map(([template, methods]) => {
-    const served = methods.map((m) => m.toUpperCase());
-    if (served.includes("GET")) served.push("HEAD");
+  const routes = concreteFirst(Object.keys(paths)).map((template) => {
+    const served = paths[template]!.flatMap((m) => (m.toUpperCase() === "GET" ? ["GET", "HEAD"] : [m.toUpperCase()]));
     return { pattern: templatePattern(template), served, allow: served.join(", ") };
   });
   return (req, _res, next) => {
@@ -18,6 +17,11 @@ export function methodNotAllowed(paths: Record<string, readonly string[]>): Requ
     if (!route || route.served.includes(req.method)) return next();
     throw new HttpProblem(405, "method-not-allowed", "Method not allowed", `${req.method} is not served at ${req.path}; allowed: ${route.allow}.`, undefined, { Allow: route.allow });
   };
+}
+
+/** As OpenAPI matches paths: a path without parameters (`/jobs/batch`) before a template that also matches it (`/jobs/{id}`). */
+export function concreteFirst(templates: readonly string[]): string[] {
+  return [...templates].sort((a, b) => Number(a.includes("{")) - Number(b.includes("{")));
 }
 
 /** An OpenAPI path template (`/jobs/{id}`) as a pattern over request paths, matching as Express does (any case, optional trailing slash). */

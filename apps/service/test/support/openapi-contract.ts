@@ -5,7 +5,7 @@ import express, { type ErrorRequestHandler } from "express";
 import * as OpenApiValidator from "express-openapi-validator";
 import { type OpenApiDocument, openApiDocument } from "../../../api/src/openapi";
 import { createRegistry } from "../../../core/src/handlers/registry";
-import { templatePattern } from "../../../core/src/http/method-not-allowed";
+import { concreteFirst, templatePattern } from "../../../core/src/http/method-not-allowed";
 
 /**
  * Every answer the test suite provokes is checked against the OpenAPI document of the service
@@ -90,7 +90,7 @@ export class OpenApiContract {
   constructor(readonly document: OpenApiDocument) {
     addFormats(this.ajv);
     this.ajv.addSchema(document as object, "openapi");
-    this.paths = Object.keys(document.paths ?? {}).map((template) => ({ template, pattern: templatePattern(template) }));
+    this.paths = concreteFirst(Object.keys(document.paths ?? {})).map((template) => ({ template, pattern: templatePattern(template) }));
   }
 
   async close(): Promise<void> {
@@ -183,7 +183,8 @@ export class OpenApiContract {
     return problems;
   }
 
-  private validate(ref: string, value: unknown): string[] {
+  /** Why `value` does not fit the schema at `ref` (a pointer into the document, `#/components/…`); empty when it fits. */
+  validate(ref: string, value: unknown): string[] {
     let validate = this.compiled.get(ref);
     if (!validate) {
       validate = this.ajv.compile({ $ref: `openapi${ref}` });
@@ -193,12 +194,15 @@ export class OpenApiContract {
     return (validate.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message ?? e.keyword}`);
   }
 
-  private resolve(ref: string): unknown {
-    return ref
+  /** The node of the document at `ref`, following a `$ref` found there. */
+  resolve(ref: string): unknown {
+    const node = ref
       .replace(/^#\//, "")
       .split("/")
       .map((part) => decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~"))
-      .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], this.document);
+      .reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], this.document);
+    const next = (node as { $ref?: unknown } | undefined)?.$ref;
+    return typeof next === "string" ? this.resolve(next) : node;
   }
 
   private track(check: Promise<void>): void {
@@ -271,6 +275,6 @@ function parseJson(body: Buffer): unknown {
 }
 
 /** A JSON pointer into the document, as a URI fragment. */
-function pointerOf(segments: string[]): string {
+export function pointerOf(segments: string[]): string {
   return `#/${segments.map((s) => encodeURIComponent(s.replace(/~/g, "~0").replace(/\//g, "~1"))).join("/")}`;
 }
