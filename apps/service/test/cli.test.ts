@@ -82,6 +82,12 @@ describe("the taskq CLI against a real service", () => {
     expect(jobOut(retried.stdout)).toMatchObject({ status: "DONE", result: { slept_ms: 5 } });
   });
 
+  test("list with nothing to show says so, exits 0", async () => {
+    const none = await taskq(["list", "--type", "no_such_type_listed"]);
+    expect(none).toMatchObject({ code: 0, stdout: "" });
+    expect(none.stderr).toBe("no jobs match\n");
+  });
+
   test("refused requests print the problem's detail and fields, exit 2", async () => {
     const invalid = await taskq(["submit", "email_processing", "--payload", '{"email":"nope"}']);
     expect(invalid.code).toBe(2);

@@ -1,4 +1,5 @@
 import request from "supertest";
+import { serviceUrl } from "../src/service";
 import { startServiceKeepingLogs } from "./support/logged-service";
 import { createTestDatabase, type TestDatabase } from "./support/test-database";
 import { waitFor } from "../../core/test/support/wait";
@@ -12,6 +13,23 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.drop();
+});
+
+describe("the start-up line", () => {
+  test("names the URL to open: the bound host and port, a wildcard host as loopback", async () => {
+    const { service, lines } = await serviceLoggingAt("info", db);
+    try {
+      expect(lines.find((l) => l.message === "service started")).toMatchObject({ url: `http://127.0.0.1:${service.port}` });
+    } finally {
+      await service.stop();
+    }
+    expect([serviceUrl("0.0.0.0", 8000), serviceUrl("::", 8000), serviceUrl("::1", 8000), serviceUrl("jobs.internal", 80)]).toEqual([
+      "http://127.0.0.1:8000",
+      "http://[::1]:8000",
+      "http://[::1]:8000",
+      "http://jobs.internal:80",
+    ]);
+  });
 });
 
 describe("request ids in the logs", () => {
