@@ -287,7 +287,7 @@ function withWebSocketMessages(document: OpenApiDocument): OpenApiDocument {
   return document;
 }
 
-/** An operation before the answers every operation shares (401, 503) are added. */
+/** An operation before the answers shared across operations (304, 401, 503) are added. */
 interface Operation extends Omit<ZodOpenApiOperationObject, "responses"> {
   operationId: string;
   responses: Record<string, ZodOpenApiResponseObject>;

@@ -7,13 +7,13 @@ import { startTestService, type TestService } from "./support/test-service";
  * The document against the service, property-based (support/openapi-fuzz.ts): generated valid
  * and invalid requests for every operation; no 5xx, no undocumented status, no answer outside
  * its schema, no invalid request accepted. Bounded here (CONTRACT_FUZZ_RUNS per operation and
- * kind, default 15); CONTRACT_FUZZ_RUNS=500 makes a long run, CONTRACT_FUZZ_SEED repeats one.
+ * kind, default 10); CONTRACT_FUZZ_RUNS=500 makes a long run, CONTRACT_FUZZ_SEED repeats one.
  *
  * ROLE=api: the jobs it creates are stored, never run (a generated hash job may ask for two
  * billion rounds).
  */
 const KEY = "fuzz-key";
-const RUNS = Number(process.env.CONTRACT_FUZZ_RUNS ?? 15);
+const RUNS = Number(process.env.CONTRACT_FUZZ_RUNS ?? 10);
 const SEED = process.env.CONTRACT_FUZZ_SEED === undefined ? undefined : Number(process.env.CONTRACT_FUZZ_SEED);
 
 let t: TestService;
