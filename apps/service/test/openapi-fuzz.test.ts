@@ -15,6 +15,8 @@ import { startTestService, type TestService } from "./support/test-service";
 const KEY = "fuzz-key";
 const RUNS = Number(process.env.CONTRACT_FUZZ_RUNS ?? 10);
 const SEED = process.env.CONTRACT_FUZZ_SEED === undefined ? undefined : Number(process.env.CONTRACT_FUZZ_SEED);
+/** A loaded machine sends a few hundred requests a minute through the answer checks. */
+const TIMEOUT_MS = Math.max(120_000, RUNS * 10_000);
 
 let t: TestService;
 beforeAll(async () => {
@@ -27,7 +29,7 @@ afterAll(async () => {
 describe("the OpenAPI document, fuzzed against the service", () => {
   test("every operation: valid requests get documented answers, invalid ones are refused, nothing answers 5xx", async () => {
     await fuzzAgainstDocument({ baseUrl: t.baseUrl, contract: contractFor(settingsOf(t.service.config)), headers: { authorization: `Bearer ${KEY}` }, runsPerOperation: RUNS, seed: SEED });
-  });
+  }, TIMEOUT_MS);
 
   test("without a key, every operation but the health checks answers its documented 401", async () => {
     await fuzzAgainstDocument({ baseUrl: t.baseUrl, contract: contractFor(settingsOf(t.service.config)), runsPerOperation: 3, seed: SEED });
