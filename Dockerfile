@@ -23,7 +23,11 @@ RUN npx tsc -b tsconfig.json \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
+# HOST=0.0.0.0: a container is reached through its published port, never on its own loopback
+# (outside a container the service listens on 127.0.0.1 until API_KEYS is set). Anyone who can
+# reach that port can use the API: set API_KEYS (docs/security.md).
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8000 \
     DATABASE_URL=file:/app/data/jobs.db
 WORKDIR /app

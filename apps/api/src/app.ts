@@ -11,14 +11,16 @@ import { addMetricsRoute } from "../../core/src/http/metrics.routes";
 import type { Logger } from "../../core/src/logger";
 import type { Metrics } from "../../core/src/metrics/metrics";
 import type { JobStore } from "../../core/src/store/job-store";
-import { requireApiKey } from "./auth";
+import { type Authenticator, exchangeKeyForSession, requireApiKey } from "./auth";
+import type { RealtimeLimits } from "./client-limits";
 import { addDashboardAssets, dashboardPage } from "./dashboard.routes";
-import { jobEventRoutes } from "./job-events.routes";
+import { isEventStreamRequest, jobEventRoutes } from "./job-events.routes";
 import type { JobFeed } from "./job-feed";
 import { JobSubmitter } from "./job-submitter";
 import { jobRoutes } from "./jobs.routes";
 import { documentedMethods, openApiDocument } from "./openapi";
-import { securityHeaders } from "./security-headers";
+import { type OriginCheck, refuseCrossOriginWrites } from "./origin-check";
+import { serviceSecurityHeaders } from "./security-headers";
 import { statsRoutes } from "./stats.routes";
 import { upgradeRequired, WS_PATH } from "./websocket";
 
@@ -31,39 +33,40 @@ export interface AppDeps {
   metrics: Metrics;
   /** Live updates for SSE streams (the WebSocket endpoint shares it). */
   feed: JobFeed;
+  /** Null when API keys are off. Shared with the WebSocket endpoint, like the two below. */
+  auth: Authenticator | null;
+  origins: OriginCheck;
+  limits: RealtimeLimits;
   /** Extra readiness checks (the all-in-one process adds its pool). */
   readiness?: Record<string, () => Promise<void> | void>;
 }
 
 /** Builds the HTTP API without listening, so tests can drive it with supertest. */
 export function createApp(deps: AppDeps): Express {
-  const { config, logger, store, registry, events, metrics, feed } = deps;
+  const { config, logger, store, registry, events, metrics, feed, auth, origins, limits } = deps;
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", false);
+  app.set("trust proxy", config.TRUST_PROXY_HOPS);
   app.use(requestContext(app, logger));
   app.use(metrics.httpMiddleware());
+  app.use(serviceSecurityHeaders(config));
   addHealthRoutes(app, { database: () => store.ping(), ...deps.readiness });
-  app.use(
-    securityHeaders({
-      // Swagger UI's page needs its own inline bootstrap; everything else stays strict.
-      // The service speaks plain HTTP (TLS belongs to the proxy in front); upgrading its own
-      // subresources to https would break /docs and /dashboard when opened by host name.
-      contentSecurityPolicy: { directives: { "script-src": ["'self'", "'unsafe-inline'"], "upgrade-insecure-requests": null } },
-    }),
-  );
   addDashboardAssets(app);
-  if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
+  app.use(refuseCrossOriginWrites(origins));
+  if (auth) {
+    app.use(exchangeKeyForSession(auth));
+    app.use(requireApiKey(auth, isEventStreamRequest));
+  }
   addMetricsRoute(app, metrics);
 
   // The job routes first: every layer before them is passed by each submission (~5k
   // instructions a layer, callgrind), and none of the documentation's paths is a job's.
   const submitter = new JobSubmitter(store, registry, config, events);
   app.use(jobRoutes({ store, submitter, registry, config, events }));
-  app.use(jobEventRoutes({ store, feed, heartbeatMs: config.REALTIME_HEARTBEAT_MS, metrics }));
+  app.use(jobEventRoutes({ store, feed, heartbeatMs: config.REALTIME_HEARTBEAT_MS, metrics, limits }));
   app.use(statsRoutes(store));
 
-  const document = openApiDocument({ registry, apiKeys: Boolean(config.API_KEYS?.length) });
+  const document = openApiDocument({ registry, apiKeys: auth !== null });
   app.get("/openapi.json", (_req, res) => {
     res.json(document);
   });

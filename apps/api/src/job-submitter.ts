@@ -42,8 +42,11 @@ export class JobSubmitter {
     }, GROUP_COMMIT_MAX);
   }
 
-  /** Validates one submission (envelope, then the type's payload schema); `at` prefixes field names in errors. */
-  prepare(body: unknown, at: (string | number)[] = [], idempotency: { key: string; requestHash: string } | null = null): NewJob {
+  /**
+   * Validates one submission (envelope, then the type's payload schema); `at` prefixes field
+   * names in errors. An Idempotency-Key is added afterwards (withIdempotency).
+   */
+  prepare(body: unknown, at: (string | number)[] = []): NewJob {
     const input = parseOr400(submitJobSchema, body, at);
     const handler = this.registry.get(input.type);
     if (!handler) {
@@ -71,8 +74,8 @@ export class JobSubmitter {
       timeoutMs: input.timeout_ms ?? handler.timeoutMs ?? this.config.DEFAULT_TIMEOUT_MS,
       runAt,
       createdAt,
-      idempotencyKey: idempotency?.key ?? null,
-      requestHash: idempotency?.requestHash ?? null,
+      idempotencyKey: null,
+      requestHash: null,
     };
   }
 
@@ -103,9 +106,19 @@ export class JobSubmitter {
     throw keyReused();
   }
 
-  /** The idempotency fields of a request: the key as given (or per batch index) and a hash of the whole body. */
-  static idempotency(key: string | null, body: unknown): { key: string; requestHash: string } | null {
-    return key === null ? null : { key, requestHash: hashRequest(body) };
+  /**
+   * Marks the prepared jobs of one request with its Idempotency-Key: the key itself for a single
+   * submission, `<key> <index>` for each job of a batch (a client's key has no space in it, so no
+   * single submission's key can ever be one of these), and a hash of the whole body. Called once
+   * every job is valid: the hash walks the whole body, and validation is what bounds its depth.
+   */
+  static withIdempotency(jobs: readonly NewJob[], key: string | null, body: unknown, batch: boolean): void {
+    if (key === null) return;
+    const requestHash = hashRequest(body);
+    jobs.forEach((job, index) => {
+      job.idempotencyKey = batch ? `${key} ${index}` : key;
+      job.requestHash = requestHash;
+    });
   }
 
   /**

@@ -26,19 +26,18 @@ export function jobRoutes({ store, submitter, registry, config, events }: JobRou
 
   router.post("/jobs", requireJson, jsonBody, async (req, res) => {
     const key = idempotencyKeyOf(req);
-    const { job, replayed } = await submitter.submit(submitter.prepare(req.body, [], JobSubmitter.idempotency(key, req.body)));
+    const prepared = submitter.prepare(req.body);
+    JobSubmitter.withIdempotency([prepared], key, req.body, false);
+    const { job, replayed } = await submitter.submit(prepared);
     if (replayed) res.set("Idempotent-Replayed", "true");
     answerPost(res.location(`/jobs/${job.id}`), 202, view(job));
   });
 
   router.post("/jobs/batch", requireJson, jsonBody, async (req, res) => {
     const { jobs } = parseOr400(submitBatchSchema, req.body);
-    const idempotency = JobSubmitter.idempotency(idempotencyKeyOf(req), req.body);
-    // Each job of the batch stores "<key> <index>": a client's key has no space in it, so no
-    // single submission's key can ever be one of these.
-    const prepared = jobs.map((body, index) =>
-      submitter.prepare(body, ["jobs", index], idempotency && { key: `${idempotency.key} ${index}`, requestHash: idempotency.requestHash }),
-    );
+    const key = idempotencyKeyOf(req);
+    const prepared = jobs.map((body, index) => submitter.prepare(body, ["jobs", index]));
+    JobSubmitter.withIdempotency(prepared, key, req.body, true);
     const { jobs: rows, replayed } = await submitter.submitBatch(prepared);
     if (replayed) res.set("Idempotent-Replayed", "true");
     answerPost(res, 202, { jobs: rows.map(view) });

@@ -148,7 +148,8 @@ export const cursorSchema = z
 
 export const listJobsQuery = z.strictObject({
   status: z.enum(JOB_STATUSES).optional(),
-  type: z.string().min(1).max(100).optional(),
+  // A type is a name: a control character (PostgreSQL refuses NUL in text) is a client's mistake.
+  type: z.string().min(1).max(100).regex(/^\P{Cc}+$/u, "must not contain control characters").optional(),
   limit: queryInt(1, 100, 20).meta({ description: "Page size." }),
   cursor: cursorSchema.optional(),
 });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from "node:http";
-import type { RequestHandler } from "express";
-import type { Duplex } from "node:stream";
+import type { Socket } from "node:net";
+import type { Express, Request, RequestHandler } from "express";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
 import type { Config } from "../../core/src/config";
@@ -8,9 +8,11 @@ import type { HandlerRegistry } from "../../core/src/handlers/registry";
 import { type FieldError, HttpProblem } from "../../core/src/http/problem";
 import type { Logger } from "../../core/src/logger";
 import type { Metrics } from "../../core/src/metrics/metrics";
-import { apiKeyCheck } from "./auth";
-import type { JobFeed, Subscription, SubscriptionFilter } from "./job-feed";
+import type { Authenticator } from "./auth";
+import { clientOf, type RealtimeLimits, tooManyAllSubscriptions, tooManyConnections } from "./client-limits";
+import type { JobFeed, JobUpdate, Subscription, SubscriptionFilter } from "./job-feed";
 import { jobSchema, problemSchema } from "./jobs.schemas";
+import type { OriginCheck } from "./origin-check";
 
 export const WS_PATH = "/ws";
 /** A client may follow this many job ids on one connection; types and `all` cover the rest. */
@@ -50,11 +52,17 @@ export const upgradeRequired: RequestHandler = () => {
 };
 
 export interface WebSocketDeps {
+  /** The HTTP API: handshakes are read as its requests are (trusted proxies, host, query). */
+  app: Express;
   feed: JobFeed;
   registry: HandlerRegistry;
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** Null when API keys are off. */
+  auth: Authenticator | null;
+  origins: OriginCheck;
+  limits: RealtimeLimits;
 }
 
 /**
@@ -62,27 +70,51 @@ export interface WebSocketDeps {
  * `{"event":"job.updated","job":{…}}`. A bad message gets `{"event":"error",…}` back; the
  * connection stays. A client whose unsent data exceeds WS_MAX_BUFFERED_BYTES is closed with
  * 1013 and a reason, instead of the server buffering for it without bound.
+ *
+ * A handshake is refused (an HTTP problem, no upgrade) from a page of another origin (403,
+ * origin-check.ts), without a key when keys are on (401), and past the client's connection
+ * limit (429); a subscription to everything past the client's limit is an error message (429).
  */
 export function attachWebSocket(server: Server, deps: WebSocketDeps): { close(): void } {
-  const { feed, config, logger, metrics } = deps;
+  const { feed, config, logger, metrics, auth, origins, limits } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const checkKey = config.API_KEYS && config.API_KEYS.length > 0 ? apiKeyCheck(config.API_KEYS) : null;
   const alive = new WeakMap<WebSocket, boolean>();
-
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => socket.destroy());
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path !== WS_PATH) return refuse(socket, new HttpProblem(404, "not-found", "Not found", `No WebSocket endpoint at ${path}; use ${WS_PATH}.`));
-    const refused = checkKey?.(req);
-    if (refused) return refuse(socket, refused);
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws));
+  // The same bytes for every subscriber of an update: one string build and one UTF-8 encoding.
+  const messages = new WeakMap<JobUpdate, Buffer>();
+  const messageOf = (update: JobUpdate) => {
+    let message = messages.get(update);
+    if (!message) messages.set(update, (message = Buffer.from(`{"event":"job.updated","job":${update.resourceJson}}`)));
+    return message;
   };
 
-  const onConnection = (ws: WebSocket) => {
+  const onUpgrade = (incoming: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    // What Express does to each of its requests: req.host, req.ip and req.query then read the
+    // handshake exactly as the HTTP routes read theirs.
+    const req = Object.setPrototypeOf(incoming, deps.app.request) as Request;
+    if (req.path !== WS_PATH) return refuse(socket, new HttpProblem(404, "not-found", "Not found", `No WebSocket endpoint at ${req.path}; use ${WS_PATH}.`));
+    const refused = origins.check(req) ?? authenticate(req);
+    if (refused) return refuse(socket, refused);
+    const release = limits.connections.take(clientOf(req));
+    if (!release) return refuse(socket, tooManyConnections(limits.connections.max));
+    // Given back when the socket closes, however the handshake or the connection ends.
+    socket.once("close", release);
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket, clientOf(req)));
+  };
+
+  const authenticate = (req: Request): HttpProblem | null => {
+    if (!auth) return null;
+    const result = auth.authenticate(req, true);
+    if (result instanceof HttpProblem) return result;
+    req.apiKeyId = result;
+    return null;
+  };
+
+  const onConnection = (ws: WebSocket, socket: Socket, client: string) => {
     alive.set(ws, true);
     metrics.realtimeConnections.inc({ transport: "ws" });
     const sub = feed.subscribe(
-      (update) => {
+      (updates) => {
         if (ws.readyState !== WebSocket.OPEN) return;
         if (ws.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) {
           sub.close();
@@ -91,20 +123,26 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): { close():
           ws.close(CLOSE_TOO_SLOW, `too slow: over ${config.WS_MAX_BUFFERED_BYTES} bytes of updates unread`);
           return;
         }
-        ws.send(`{"event":"job.updated","job":${update.resourceJson}}`);
+        // One write for the whole round instead of one per message: the socket is corked while
+        // ws frames them (ws corks and uncorks each frame itself; the outer cork wins).
+        socket.cork();
+        for (const update of updates) ws.send(messageOf(update), { binary: false });
+        socket.uncork();
       },
       () => ws.close(1001, "server shutting down"),
     );
-    ws.on("message", (data, isBinary) => onMessage(ws, sub, data, isBinary));
+    const everything = new AllSubscription(limits, client);
+    ws.on("message", (data, isBinary) => onMessage(ws, sub, everything, data, isBinary));
     ws.on("pong", () => alive.set(ws, true));
     ws.on("error", (error) => logger.debug("WebSocket error", { error }));
     ws.on("close", () => {
       sub.close();
+      everything.release();
       metrics.realtimeConnections.dec({ transport: "ws" });
     });
   };
 
-  const onMessage = (ws: WebSocket, sub: Subscription, data: RawData, isBinary: boolean) => {
+  const onMessage = (ws: WebSocket, sub: Subscription, everything: AllSubscription, data: RawData, isBinary: boolean) => {
     let ref: string | undefined;
     try {
       if (isBinary) throw new HttpProblem(400, "malformed-message", "Malformed message", "Send text frames holding JSON.");
@@ -125,9 +163,11 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): { close():
         if (sub.jobIds.size + (message.job_ids?.length ?? 0) > MAX_JOB_IDS_PER_CONNECTION) {
           throw invalid([{ field: "job_ids", message: `at most ${MAX_JOB_IDS_PER_CONNECTION} job ids per connection; subscribe by type instead` }]);
         }
+        if (message.all) everything.take();
         sub.add(filter);
       } else {
         sub.remove(filter);
+        if (message.all) everything.release();
       }
       send(ws, { event: message.op === "subscribe" ? "subscribed" : "unsubscribed", ...(ref !== undefined && { ref }), subscriptions: describe(sub) });
       // The current state of each job subscribed by id, so a client needs no separate GET.
@@ -167,6 +207,27 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): { close():
   };
 }
 
+/** A connection's place among its client's subscriptions to everything, held while it is subscribed. */
+class AllSubscription {
+  private held: (() => void) | null = null;
+
+  constructor(
+    private readonly limits: RealtimeLimits,
+    private readonly client: string,
+  ) {}
+
+  /** Takes the place, or throws the 429 problem; a connection already subscribed keeps its one. */
+  take(): void {
+    this.held ??= this.limits.allSubscriptions.take(this.client);
+    if (!this.held) throw tooManyAllSubscriptions(this.limits.allSubscriptions.max);
+  }
+
+  release(): void {
+    this.held?.();
+    this.held = null;
+  }
+}
+
 function describe(sub: Subscription): { job_ids: string[]; types: string[]; all: boolean } {
   return { job_ids: [...sub.jobIds], types: [...sub.types], all: sub.all };
 }
@@ -179,7 +240,7 @@ const invalid = (errors: FieldError[]) =>
   new HttpProblem(400, "validation-error", "Invalid message", errors.map((e) => `${e.field}: ${e.message}`).join("; "), errors);
 
 /** Answers a refused upgrade with a plain HTTP problem response and closes the socket. */
-function refuse(socket: Duplex, problem: HttpProblem): void {
+function refuse(socket: Socket, problem: HttpProblem): void {
   const body = JSON.stringify({ type: `urn:taskq:problem:${problem.slug}`, title: problem.title, status: problem.status, detail: problem.detail });
   const headers = { "Content-Type": "application/problem+json", "Content-Length": String(Buffer.byteLength(body)), Connection: "close", ...problem.headers };
   const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");

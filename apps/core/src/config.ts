@@ -16,6 +16,29 @@ const list = z
   .string()
   .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
 
+/** Shorter keys can be guessed online; 16 characters is what `openssl rand -hex 8` gives. */
+const MIN_API_KEY_CHARS = 16;
+
+/**
+ * A blank entry (`API_KEYS=,`) would otherwise leave an empty list, and authentication off
+ * without a word: every entry must be a key, and a long one.
+ */
+const apiKeys = z
+  .string()
+  .transform((v) => v.split(",").map((s) => s.trim()))
+  .refine((keys) => keys.every(Boolean), "has a blank entry (check for a stray comma)")
+  .refine((keys) => keys.every((k) => k.length >= MIN_API_KEY_CHARS), `each key must have at least ${MIN_API_KEY_CHARS} characters`);
+
+/**
+ * Origins (scheme://host[:port], as browsers send them in `Origin`) whose pages may change state
+ * and open the WebSocket besides the service's own. A wildcard would switch the check off, so
+ * there is none.
+ */
+const origins = list.refine(
+  (values) => values.every((v) => URL.canParse(v) && new URL(v).origin === v),
+  "each entry must be an origin such as https://ops.example.com (scheme, host and port only; no path, no wildcard)",
+);
+
 /**
  * Every setting the service reads, parsed once at boot. Each entry documents itself in the
  * README's configuration table; keep the two in step.
@@ -23,7 +46,9 @@ const list = z
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   ROLE: z.enum(["all", "api", "worker"]).default("all"),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  // Unset: 127.0.0.1 while no API key is configured, so that an open service is not exposed by
+  // default; 0.0.0.0 once keys are on (loadConfig).
+  HOST: z.string().min(1).optional(),
   PORT: int(0, 65535).default(8000),
   DATABASE_URL: z
     .string()
@@ -65,7 +90,22 @@ const envSchema = z.object({
   // The same check once no connection has written for a second: an idle process then wakes 20
   // times a second instead of 200 (an idle all-in-one used 2.4% of a core, most of it this).
   SQLITE_SIGNAL_IDLE_POLL_MS: int(1, 10_000).default(50),
-  API_KEYS: list.optional(),
+  API_KEYS: apiKeys.optional(),
+  ALLOWED_ORIGINS: origins.default([]),
+  // Proxies in front whose X-Forwarded-For/-Proto/-Host are believed (Express's "trust proxy"
+  // hop count). 0: the headers are anyone's to send, and ignored.
+  TRUST_PROXY_HOPS: int(0, 10).default(0),
+  // Sent only on answers to requests that came over TLS (X-Forwarded-Proto from a trusted proxy).
+  HSTS_MAX_AGE_S: int(0, 63_072_000).default(31_536_000),
+  // Signs the dashboard's session cookies; unset, a random one per process (sessions then end
+  // with the process and hold on that process only).
+  SESSION_SECRET: z.string().min(32, "must have at least 32 characters").optional(),
+  SESSION_TTL_MS: int(1_000, 30 * 86_400_000).default(12 * 3_600_000),
+  REALTIME_MAX_CONNECTIONS_PER_CLIENT: int(1, 1_000_000).default(256),
+  REALTIME_MAX_ALL_SUBSCRIPTIONS_PER_CLIENT: int(0, 1_000_000).default(16),
+  // Node's own defaults are 60 s for the headers and 300 s for a whole request.
+  HTTP_HEADERS_TIMEOUT_MS: int(1_000, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
   BODY_LIMIT_BYTES: int(1_024).default(1_048_576),
   EXPOSE_ERROR_STACK: flag.default(false),
   REALTIME_HEARTBEAT_MS: int(100, 3_600_000).default(15_000),
@@ -81,7 +121,8 @@ const envSchema = z.object({
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type Config = Readonly<
-  Omit<z.infer<typeof envSchema>, "HEARTBEAT_MS" | "WORKER_ID"> & {
+  Omit<z.infer<typeof envSchema>, "HOST" | "HEARTBEAT_MS" | "WORKER_ID"> & {
+    HOST: string;
     HEARTBEAT_MS: number;
     WORKER_ID: string;
   }
@@ -101,8 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const c = parsed.data;
+  if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError("Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)");
+  }
   return Object.freeze({
     ...c,
+    HOST: c.HOST ?? (c.API_KEYS ? "0.0.0.0" : "127.0.0.1"),
     HEARTBEAT_MS: c.HEARTBEAT_MS ?? Math.max(100, Math.floor(c.LEASE_MS / 3)),
     // Stable across restarts of the same process slot, so that on start-up a worker can take back
     // what its previous run left RUNNING; unique per machine and port.

@@ -1,8 +1,11 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import express, { type Express } from "express";
 import { createApp } from "../../api/src/app";
-import { requireApiKey } from "../../api/src/auth";
+import { type Authenticator, authenticatorFor, requireApiKey } from "../../api/src/auth";
+import { realtimeLimits } from "../../api/src/client-limits";
 import { JobFeed } from "../../api/src/job-feed";
+import { OriginCheck } from "../../api/src/origin-check";
+import { serviceSecurityHeaders } from "../../api/src/security-headers";
 import { attachWebSocket } from "../../api/src/websocket";
 import type { Config } from "../../core/src/config";
 import { JobEvents } from "../../core/src/events";
@@ -67,11 +70,20 @@ export async function startService(config: Config, logger = defaultLogger(config
   const readiness: Record<string, () => void> = worker ? { pool: () => assertPoolStarted(worker) } : {};
   const metrics = new Metrics({ events, logger, countByStatus: () => store.countByStatus(), pools: worker ? () => poolStats(worker) : undefined });
   const feed = config.ROLE === "worker" ? null : new JobFeed(store, events, (row) => toJobResource(row, { exposeStack: config.EXPOSE_ERROR_STACK }), logger);
-  const app = feed ? createApp({ config, logger, store, registry, events, metrics, feed, readiness }) : workerApp(logger, config, metrics, { database: () => store.ping(), ...readiness });
+  // One of each per process: the HTTP routes and the WebSocket share the sessions' secret and the counts.
+  const auth = authenticatorFor(config);
+  const origins = new OriginCheck(config.ALLOWED_ORIGINS);
+  const limits = realtimeLimits(config);
+  const app = feed
+    ? createApp({ config, logger, store, registry, events, metrics, feed, auth, origins, limits, readiness })
+    : workerApp(logger, config, auth, metrics, { database: () => store.ping(), ...readiness });
   const server = await listen(app, config);
-  const websocket = feed ? attachWebSocket(server, { feed, registry, config, logger, metrics }) : null;
+  const websocket = feed ? attachWebSocket(server, { app, feed, registry, config, logger, metrics, auth, origins, limits }) : null;
   const port = (server.address() as { port: number }).port;
-  logger.info("service started", { url: serviceUrl(config.HOST, port), role: config.ROLE, port, database: db.dialect, workerId: worker ? config.WORKER_ID : undefined });
+  logger.info("service started", { url: serviceUrl(config.HOST, port), role: config.ROLE, port, database: db.dialect, authentication: auth ? "api keys" : "off", workerId: worker ? config.WORKER_ID : undefined });
+  if (!auth && !isLoopback(config.HOST)) {
+    logger.warn("API keys are off and the service listens beyond this machine: anyone who can reach it can submit, read and cancel jobs. Set API_KEYS.", { host: config.HOST });
+  }
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -130,14 +142,16 @@ function poolStats(worker: Worker): Record<string, PoolStats> {
   return { cpu: stats("cpu"), io: stats("io") };
 }
 
-/** A worker process has no job routes, but answers /healthz, /readyz and /metrics on its PORT. */
-function workerApp(logger: Logger, config: Config, metrics: Metrics, readiness: Record<string, () => Promise<void> | void>): Express {
+/** A worker process has no job routes, but answers /healthz, /readyz and /metrics on its PORT, with the API's headers. */
+function workerApp(logger: Logger, config: Config, auth: Authenticator | null, metrics: Metrics, readiness: Record<string, () => Promise<void> | void>): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.set("trust proxy", config.TRUST_PROXY_HOPS);
   app.use(requestContext(app, logger));
   app.use(metrics.httpMiddleware());
+  app.use(serviceSecurityHeaders(config));
   addHealthRoutes(app, readiness);
-  if (config.API_KEYS && config.API_KEYS.length > 0) app.use(requireApiKey(config.API_KEYS));
+  if (auth) app.use(requireApiKey(auth));
   addMetricsRoute(app, metrics);
   app.use(methodNotAllowed({ "/healthz": ["GET"], "/readyz": ["GET"], "/metrics": ["GET"] }));
   app.use(routeNotFound);
@@ -152,11 +166,31 @@ export function serviceUrl(host: string, port: number): string {
 }
 
 function listen(app: Express, config: Config): Promise<Server> {
+  const server = createServer(
+    {
+      // A client that sends its headers or its body a byte at a time is cut off at these deadlines
+      // (408, or the socket closed if an answer already went out) instead of holding a socket.
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      // How often Node checks those deadlines (its default, 30 s, would let a slow request run
+      // that much past its deadline); one timer per server.
+      connectionsCheckingInterval: Math.min(1_000, config.HTTP_HEADERS_TIMEOUT_MS),
+      // Keep-alive sockets of load balancers outlive Node's 5 s default; idle ones close on stop.
+      keepAliveTimeout: 65_000,
+    },
+    app,
+  );
   return new Promise((resolve, reject) => {
-    const server = app.listen(config.PORT, config.HOST, (error?: Error) => (error ? reject(error) : resolve(server)));
-    // Keep-alive sockets of load balancers outlive Node's 5 s default; idle ones close on stop.
-    server.keepAliveTimeout = 65_000;
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 async function closeServer(server: Server): Promise<void> {

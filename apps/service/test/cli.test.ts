@@ -6,7 +6,7 @@ import { projectRoot } from "../../core/src/paths";
 import { startTestService, type TestService } from "./support/test-service";
 import { waitFor } from "../../core/test/support/wait";
 
-const KEY = "cli-key";
+const KEY = "cli-test-key-000001";
 const BIN = join(projectRoot(), "bin", "taskq.js");
 let t: TestService;
 beforeAll(async () => {

@@ -22,7 +22,7 @@ declare const document: {
   querySelectorAll(selector: string): Iterable<{ dataset: Record<string, string | undefined> }>;
 };
 
-const KEY = "dashboard-key";
+const KEY = "dashboard-test-key-0001";
 const ARTIFACTS = join(projectRoot(), "test-artifacts");
 
 describeWithBrowser("the dashboard in Chromium", () => {
@@ -30,6 +30,7 @@ describeWithBrowser("the dashboard in Chromium", () => {
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
+  const socketUrls: string[] = [];
   const api = () => ({ authorization: `Bearer ${KEY}` });
 
   beforeAll(async () => {
@@ -47,6 +48,7 @@ describeWithBrowser("the dashboard in Chromium", () => {
     page.on("response", (r) => {
       if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
     });
+    page.on("websocket", (ws) => socketUrls.push(ws.url()));
   });
   afterAll(async () => {
     await browser?.close();
@@ -63,6 +65,14 @@ describeWithBrowser("the dashboard in Chromium", () => {
   test("loads live, shows jobs appear and finish, cancels one, retries one, and filters by status", async () => {
     await page.goto(`${t.baseUrl}/dashboard?api_key=${KEY}`);
     await page.waitForSelector('#connection[data-state="live"]', { timeout: 30_000 });
+    // The key was exchanged for a session cookie the page's scripts cannot read, and left the
+    // address bar; the WebSocket authenticates with the cookie.
+    expect(page.url()).toBe(`${t.baseUrl}/dashboard`);
+    expect(socketUrls.length).toBeGreaterThan(0);
+    expect(socketUrls.filter((url) => url.includes(KEY))).toEqual([]);
+    const [session] = (await page.context().cookies(t.baseUrl)).filter((c) => c.name === "taskq_session");
+    expect(session).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/" });
+    expect(session!.value).not.toContain(KEY);
 
     const done = await submit({ type: "email_processing", payload: { email: "user@example.com", subject: "Welcome to the platform!" } });
     const failed = await submit({ type: "fail", payload: { message: "on purpose" }, max_attempts: 1 });
@@ -112,5 +122,27 @@ describeWithBrowser("the dashboard in Chromium", () => {
     await page.waitForSelector(row(done.id, "DONE"));
     expect(await page.$(row(failed.id, "FAILED"))).toBeNull();
     expect(problems).toEqual([]);
+  });
+
+  test("the API docs (Swagger UI) open with the key exchanged the same way, under the same Content Security Policy", async () => {
+    const docs = await browser.newPage();
+    const docsProblems: string[] = [];
+    docs.on("console", (m) => {
+      if (m.type() === "error") docsProblems.push(m.text());
+    });
+    docs.on("pageerror", (e) => docsProblems.push(e.message));
+    docs.on("response", (r) => {
+      if (r.status() >= 400) docsProblems.push(`${r.status()} ${r.url()}`);
+    });
+    try {
+      await docs.goto(`${t.baseUrl}/docs?api_key=${KEY}`);
+      await docs.waitForSelector(".swagger-ui .info .title", { timeout: 30_000 });
+      expect(await docs.textContent(".swagger-ui .info .title")).toContain("taskq");
+      await docs.waitForSelector(".opblock-summary-path", { timeout: 30_000 });
+      expect(docs.url()).toBe(`${t.baseUrl}/docs/`);
+      expect(docsProblems).toEqual([]);
+    } finally {
+      await docs.close();
+    }
   });
 });

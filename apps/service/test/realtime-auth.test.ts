@@ -1,7 +1,7 @@
 import { openEventStream, openSocket, refusedStatus } from "./support/live-clients";
 import { startTestService, type TestService } from "./support/test-service";
 
-const KEY = "k-realtime-test";
+const KEY = "realtime-auth-test-key";
 let t: TestService;
 beforeAll(async () => {
   t = await startTestService("realtime-auth", { API_KEYS: KEY });
@@ -22,7 +22,7 @@ describe("with API keys on, live updates, metrics, stats and the dashboard need 
     expect(await refusedStatus(`ws://127.0.0.1:${port}/ws?api_key=wrong`)).toBe(401);
   });
 
-  test("with the key (header, or ?api_key= as browsers must): streams, sockets and the page work", async () => {
+  test("with the key (header, or ?api_key= where browsers cannot send one): streams, sockets and the page work", async () => {
     const job = (await t.http.post("/jobs").set("authorization", `Bearer ${KEY}`).send({ type: "noop", payload: {} })).body as { id: string };
     const viaHeader = await openEventStream(`${t.baseUrl}/jobs/${job.id}/events`, { authorization: `Bearer ${KEY}` });
     expect(viaHeader.status).toBe(200);
@@ -34,7 +34,7 @@ describe("with API keys on, live updates, metrics, stats and the dashboard need 
     socket.send({ op: "subscribe", job_ids: [job.id] });
     await socket.next("the answer", (m) => m.event === "subscribed");
     socket.ws.terminate();
-    const page = await t.http.get(`/dashboard?api_key=${KEY}`);
+    const page = await t.http.get("/dashboard").set("authorization", `Bearer ${KEY}`);
     expect(page.status).toBe(200);
     expect(page.text).toContain("<title>taskq dashboard</title>");
     expect((await t.http.get("/metrics").set("authorization", `Bearer ${KEY}`)).status).toBe(200);

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
+import { redactSecrets } from "./request-context";
 
 /** One wrong field of a request: dotted path (e.g. `jobs.3.payload.email`) and what is wrong. */
 export interface FieldError {
@@ -72,6 +73,8 @@ export function problemHandler(options: { mapUnexpected?: (error: unknown) => Ht
     let problem: HttpProblem;
     const bodyType = (error as { type?: string }).type;
     if (error instanceof HttpProblem) problem = error;
+    // The router decodes path parameters; a malformed percent-encoding (`/jobs/%ZZ`) is the client's.
+    else if (error instanceof URIError) problem = new HttpProblem(400, "malformed-url", "Malformed URL", "The URL holds a malformed percent-encoding.");
     else if (bodyType && BODY_PARSER_PROBLEMS[bodyType]) problem = BODY_PARSER_PROBLEMS[bodyType](error as { limit?: number });
     else if (isClientHttpError(error)) {
       // Other http-errors the body parser raises (e.g. a gzip body that does not inflate): the
@@ -92,7 +95,7 @@ export function problemHandler(options: { mapUnexpected?: (error: unknown) => Ht
         title: problem.title,
         status: problem.status,
         ...(problem.detail !== undefined && { detail: problem.detail }),
-        instance: req.originalUrl,
+        instance: redactSecrets(req.originalUrl),
         ...(req.id && { request_id: req.id }),
         ...(problem.errors && { errors: problem.errors }),
       });

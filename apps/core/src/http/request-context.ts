@@ -48,7 +48,29 @@ export function requestContext(app: Express, logger: Logger): RequestHandler {
   };
 }
 
-/** Browsers pass API keys as ?api_key= (EventSource, WebSocket): never write one to a log. */
+/**
+ * Browsers pass API keys as ?api_key= (EventSource, WebSocket, the dashboard's first visit):
+ * never write one to a log or echo it. Each parameter's name is compared as the server decodes
+ * it (`api%5Fkey` is `api_key` too), in any case.
+ */
 export function redactSecrets(url: string): string {
-  return url.replace(/([?&]api_key=)[^&#]*/gi, "$1[redacted]");
+  const query = url.indexOf("?");
+  if (query === -1) return url;
+  const params = url
+    .slice(query + 1)
+    .split("&")
+    .map((param) => {
+      const equals = param.indexOf("=");
+      const name = equals === -1 ? param : param.slice(0, equals);
+      return decodedName(name).toLowerCase() === "api_key" ? `${name}=[redacted]` : param;
+    });
+  return `${url.slice(0, query)}?${params.join("&")}`;
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, " "));
+  } catch {
+    return name;
+  }
 }

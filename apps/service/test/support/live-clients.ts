@@ -51,8 +51,8 @@ export interface SocketClient {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-export async function openSocket(url: string): Promise<SocketClient> {
-  const ws = new WebSocket(url);
+export async function openSocket(url: string, headers: Record<string, string> = {}): Promise<SocketClient> {
+  const ws = new WebSocket(url, { headers });
   const messages: Record<string, unknown>[] = [];
   const contract = contractAt(url);
   ws.on("message", (data) => {
@@ -82,9 +82,9 @@ export const updateOf = (m: Record<string, unknown>, id?: string): JobResource |
 };
 
 /** The HTTP status with which the server refused a WebSocket upgrade (throws if it accepted). */
-export function refusedStatus(url: string): Promise<number> {
+export function refusedStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers });
     ws.on("unexpected-response", (_req, res) => {
       resolve(res.statusCode ?? 0);
       res.resume();

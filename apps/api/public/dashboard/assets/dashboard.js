@@ -9,10 +9,9 @@
   const STATS_MINUTES = 15;
   const STATS_REFRESH_MS = 5000;
 
-  // With API keys on, the page is opened as /dashboard?api_key=…; every call carries the key.
-  const apiKey = new URLSearchParams(location.search).get("api_key");
-  const headers = apiKey ? { authorization: "Bearer " + apiKey } : {};
-
+  // With API keys on, the page is opened once as /dashboard?api_key=…: the server exchanges the
+  // key for an HttpOnly session cookie and drops it from the URL. Every call below (same
+  // origin) and the WebSocket carry that cookie; the page never sees the key.
   const state = {
     jobs: new Map(), // id → job resource, the rows on screen
     filter: { status: "", type: "" },
@@ -35,9 +34,9 @@
   };
 
   async function api(method, path) {
-    const res = await fetch(path, { method, headers });
+    const res = await fetch(path, { method, credentials: "same-origin" });
     const body = res.status === 204 ? null : await res.json();
-    if (res.status === 401) showNotice("This server needs an API key: open the page as /dashboard?api_key=<key>.");
+    if (res.status === 401) showNotice("This server needs an API key, or the session has ended: open the page as /dashboard?api_key=<key>.");
     if (!res.ok) {
       const error = new Error((body && (body.detail || body.title)) || res.statusText);
       error.status = res.status;
@@ -264,7 +263,6 @@
   function connect() {
     const url = new URL("/ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    if (apiKey) url.searchParams.set("api_key", apiKey);
     const socket = new WebSocket(url);
     state.socket = socket;
     setConnection("connecting", "connecting…");
