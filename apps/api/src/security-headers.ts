@@ -15,7 +15,8 @@ import type { Config } from "../../core/src/config";
 export function serviceSecurityHeaders(config: Config): RequestHandler {
   return securityHeaders(
     { contentSecurityPolicy: { directives: { "upgrade-insecure-requests": null } }, strictTransportSecurity: false },
-    { hstsMaxAgeS: config.HSTS_MAX_AGE_S },
+    // Without a trusted proxy no request is known to have come over TLS: no per-request test.
+    { hstsMaxAgeS: config.TRUST_PROXY_HOPS > 0 ? config.HSTS_MAX_AGE_S : 0 },
   );
 }
 
