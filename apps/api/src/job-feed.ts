@@ -259,12 +259,12 @@ export class JobFeed {
         else own.set(sub, [update]);
       }
     }
-    const rounds: [Subscription, readonly JobUpdate[]][] = [];
-    if (forEverything.length > 0) for (const sub of this.everything) rounds.push([sub, forEverything]);
-    for (const entry of own) rounds.push(entry);
+    const lists: [Subscription, readonly JobUpdate[]][] = [];
+    if (forEverything.length > 0) for (const sub of this.everything) lists.push([sub, forEverything]);
+    for (const entry of own) lists.push(entry);
 
     let left = DELIVERIES_PER_TURN;
-    for (const [sub, list] of rounds) {
+    for (const [sub, list] of lists) {
       for (let from = 0; from < list.length && !sub.closed && !this.closed; ) {
         const to = Math.min(list.length, from + left);
         this.hand(sub, from === 0 && to === list.length ? list : list.slice(from, to));

@@ -126,8 +126,11 @@ export function attachWebSocket(server: Server, deps: WebSocketDeps): { close():
         // One write for the whole round instead of one per message: the socket is corked while
         // ws frames them (ws corks and uncorks each frame itself; the outer cork wins).
         socket.cork();
-        for (const update of updates) ws.send(messageOf(update), { binary: false });
-        socket.uncork();
+        try {
+          for (const update of updates) ws.send(messageOf(update), { binary: false });
+        } finally {
+          socket.uncork();
+        }
       },
       () => ws.close(1001, "server shutting down"),
     );

@@ -175,11 +175,11 @@ function listen(app: Express, config: Config): Promise<Server> {
       // How often Node checks those deadlines (its default, 30 s, would let a slow request run
       // that much past its deadline); one timer per server.
       connectionsCheckingInterval: Math.min(1_000, config.HTTP_HEADERS_TIMEOUT_MS),
-      // Keep-alive sockets of load balancers outlive Node's 5 s default; idle ones close on stop.
-      keepAliveTimeout: 65_000,
     },
     app,
   );
+  // Keep-alive sockets of load balancers outlive Node's 5 s default; idle ones close on stop.
+  server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => {
