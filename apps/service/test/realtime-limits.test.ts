@@ -1,4 +1,4 @@
-import { openEventStream, openSocket, refusedStatus, type SocketClient } from "./support/live-clients";
+import { ask, openEventStream, openSocket, refusedStatus, type SocketClient } from "./support/live-clients";
 import { startTestService, type TestService } from "./support/test-service";
 import { waitFor } from "../../core/test/support/wait";
 
@@ -31,11 +31,6 @@ const connect = async (url: string, headers: Record<string, string> = {}) => {
   open.push(client);
   return client;
 };
-async function ask(client: SocketClient, message: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const ref = `r${Math.random()}`;
-  client.send({ ...message, ref });
-  return client.next(`the answer to ${JSON.stringify(message)}`, (m) => m.ref === ref);
-}
 const openConnections = async (t: TestService) => {
   const text = (await t.http.get("/metrics").set("authorization", `Bearer ${KEY}`)).text;
   return [...text.matchAll(/^taskq_realtime_connections\{transport="\w+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);

@@ -1,5 +1,5 @@
 import type { JobResource } from "../../core/src/jobs/job";
-import { openSocket, refusedStatus, type SocketClient, updateOf } from "./support/live-clients";
+import { ask, openSocket, refusedStatus, type SocketClient, updateOf } from "./support/live-clients";
 import { startTestService, type TestService } from "./support/test-service";
 import { waitFor } from "../../core/test/support/wait";
 
@@ -21,13 +21,6 @@ async function connect(): Promise<SocketClient> {
   const client = await openSocket(wsUrl);
   open.push(client);
   return client;
-}
-
-/** Sends a message and waits for its answer (matched by `ref`). */
-async function ask(client: SocketClient, message: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const ref = `r${Math.random()}`;
-  client.send({ ...message, ref });
-  return client.next(`the answer to ${JSON.stringify(message)}`, (m) => m.ref === ref);
 }
 
 describe("WebSocket /ws", () => {

@@ -75,6 +75,13 @@ export async function openSocket(url: string, headers: Record<string, string> = 
   };
 }
 
+/** Sends a message and waits for its answer (matched by `ref`). */
+export function ask(client: SocketClient, message: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const ref = `r${Math.random()}`;
+  client.send({ ...message, ref });
+  return client.next(`the answer to ${JSON.stringify(message)}`, (m) => m.ref === ref);
+}
+
 /** The `job` of a job.updated message, if it is one about `id` (any job when id is omitted). */
 export const updateOf = (m: Record<string, unknown>, id?: string): JobResource | undefined => {
   const job = m.event === "job.updated" ? (m.job as JobResource) : undefined;
