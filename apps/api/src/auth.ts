@@ -64,12 +64,11 @@ export class Authenticator {
     }
     const cookie = req.get("cookie");
     const session = cookie === undefined ? undefined : parseCookies(cookie)[SESSION_COOKIE];
-    if (session !== undefined) {
-      const keyId = this.sessions.verify(session);
-      return keyId !== null && this.keys.has(keyId) ? keyId : unauthorized("The session has expired or is not valid: open /dashboard?api_key=<key> again.");
-    }
+    const keyId = session === undefined ? null : this.sessions.verify(session);
+    if (keyId !== null && this.keys.has(keyId)) return keyId;
     const inUrl = keyInUrl ? req.query.api_key : undefined;
     if (typeof inUrl === "string") return this.keys.identify(inUrl) ?? unauthorized("The API key is not valid.");
+    if (session !== undefined) return unauthorized("The session has expired or is not valid: open /dashboard?api_key=<key> again.");
     return unauthorized(
       keyInUrl
         ? "Send Authorization: Bearer <key> (browsers: add ?api_key=<key> to this URL)."

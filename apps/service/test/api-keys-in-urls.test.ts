@@ -137,6 +137,8 @@ describe("the dashboard's session", () => {
       expect((await http.get("/dashboard").set("cookie", forged)).status).toBe(401);
       expect(await refusedStatus(`ws://127.0.0.1:${service.port}/ws`, { cookie: forged })).toBe(401);
     }
+    // A stale cookie does not hide a good key where the URL may carry one.
+    (await openSocket(`ws://127.0.0.1:${service.port}/ws?api_key=${KEY}`, { cookie: flipped })).ws.terminate();
   });
 });
 
