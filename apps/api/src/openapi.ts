@@ -66,12 +66,18 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
       { name: "operations", description: "Job types, statistics, metrics, health and this document." },
     ],
     // Without API_KEYS, `[{}]`: no authentication, said explicitly.
-    security: apiKeys ? [{ bearer: [] }, { apiKeyQuery: [] }] : [{}],
+    security: apiKeys ? [{ bearer: [] }, { browserSession: [] }] : [{}],
     components: {
       ...(apiKeys && {
         securitySchemes: {
           bearer: { type: "http", scheme: "bearer", description: "Authorization: Bearer <one of API_KEYS>." },
-          apiKeyQuery: { type: "apiKey", in: "query", name: "api_key", description: "For browsers, which cannot set headers on EventSource or WebSocket." },
+          browserSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: "taskq_session",
+            description: "Set by opening /dashboard?api_key=<key> or /docs?api_key=<key> once in a browser (signed, expiring, HttpOnly, SameSite=Strict).",
+          },
+          apiKeyQuery: { type: "apiKey", in: "query", name: "api_key", description: "Only on GET /ws and GET /jobs/{id}/events: browsers cannot set headers on WebSocket or EventSource." },
         },
       }),
     },
@@ -97,6 +103,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
             422: "The Idempotency-Key was used before with a different body.",
           },
           storage: true,
+          crossOrigin: true,
         }),
         get: secured({
           operationId: "listJobs",
@@ -124,6 +131,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
             422: "The Idempotency-Key was used before with a different body.",
           },
           storage: true,
+          crossOrigin: true,
         }),
       },
       "/jobs/{id}": {
@@ -145,6 +153,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           responses: { "204": answer("Deleted.") },
           problems: { 400: "The id is not a UUID.", 404: "No such job.", 409: "The job is not finished." },
           storage: true,
+          crossOrigin: true,
         }),
       },
       "/jobs/{id}/cancel": {
@@ -159,6 +168,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           },
           problems: { 400: "The id is not a UUID.", 404: "No such job.", 409: "The job already finished." },
           storage: true,
+          crossOrigin: true,
         }),
       },
       "/jobs/{id}/retry": {
@@ -170,6 +180,7 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           responses: { "202": answer("PENDING again, with its attempts reset.", jsonBody(jobSchema)) },
           problems: { 400: "The id is not a UUID.", 404: "No such job.", 409: "The job is not FAILED or CANCELLED." },
           storage: true,
+          crossOrigin: true,
         }),
       },
       "/jobs/{id}/events": {
@@ -190,6 +201,8 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           },
           problems: { 400: "The id is not a UUID.", 404: "No such job." },
           storage: true,
+          live: true,
+          keyInUrl: true,
         }),
       },
       [WS_PATH]: {
@@ -205,6 +218,9 @@ function describe(bodies: ReturnType<typeof submitJobBodySchemas>, apiKeys: bool
           },
           problems: {},
           raw: true,
+          crossOrigin: true,
+          live: true,
+          keyInUrl: true,
         }),
       },
       "/stats": {
@@ -301,9 +317,15 @@ interface Operation extends Omit<ZodOpenApiOperationObject, "responses"> {
   raw?: boolean;
   /** A GET answered through Express's send: its 200 carries an ETag, and If-None-Match may get 304. */
   conditional?: boolean;
+  /** Refused (403) when a browser page of another origin sends it (origin-check.ts). */
+  crossOrigin?: boolean;
+  /** A live connection: 429 past the client's REALTIME_MAX_CONNECTIONS_PER_CLIENT. */
+  live?: boolean;
+  /** Takes the key as ?api_key= too (browsers cannot set headers on WebSocket or EventSource). */
+  keyInUrl?: boolean;
 }
 
-function finish({ problems, storage, public: open, raw, conditional, responses, ...operation }: Operation, apiKeys: boolean): ZodOpenApiOperationObject {
+function finish({ problems, storage, public: open, raw, conditional, crossOrigin, live, keyInUrl, responses, ...operation }: Operation, apiKeys: boolean): ZodOpenApiOperationObject {
   const refusal = (description: string, extra: Record<string, z.ZodType> = {}) => (raw ? { description, content: problemBody } : answer(description, problemBody, extra));
   const all: Record<string, ZodOpenApiResponseObject> = { ...responses };
   if (conditional) {
@@ -313,8 +335,11 @@ function finish({ problems, storage, public: open, raw, conditional, responses, 
   }
   for (const [status, description] of Object.entries(problems)) all[status] = refusal(description);
   if (apiKeys && !open) all["401"] = refusal("No API key, or not a valid one.", { "WWW-Authenticate": headers.wwwAuthenticate });
+  if (crossOrigin) all["403"] = refusal("Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done.");
+  if (live) all["429"] = refusal("The API key (the address, without keys) already holds REALTIME_MAX_CONNECTIONS_PER_CLIENT live connections.", { "Retry-After": headers.retryAfter });
   if (storage) all["503"] = refusal("The database is unavailable; nothing was stored. Retry after Retry-After seconds.", { "Retry-After": headers.retryAfter });
-  return { ...operation, ...(open && { security: [] }), responses: sortedByStatus(all) };
+  const security: Record<string, string[]>[] | undefined = open ? [] : apiKeys && keyInUrl ? [{ bearer: [] }, { browserSession: [] }, { apiKeyQuery: [] }] : undefined;
+  return { ...operation, ...(security && { security }), responses: sortedByStatus(all) };
 }
 
 const sortedByStatus = (responses: Record<string, ZodOpenApiResponseObject>) => Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));

@@ -709,6 +709,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than BODY_LIMIT_BYTES. */
             413: {
                 headers: {
@@ -780,6 +790,16 @@ export interface operations {
             };
             /** @description Some job is invalid (fields are named like jobs.3.payload.email); nothing was stored. */
             400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done. */
+            403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -924,6 +944,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such job. */
             404: {
                 headers: {
@@ -998,6 +1028,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such job. */
             404: {
                 headers: {
@@ -1054,6 +1094,16 @@ export interface operations {
             };
             /** @description The id is not a UUID. */
             400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done. */
+            403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -1150,6 +1200,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The API key (the address, without keys) already holds REALTIME_MAX_CONNECTIONS_PER_CLIENT live connections. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; nothing was stored. Retry after Retry-After seconds. */
             503: {
                 headers: {
@@ -1179,11 +1240,29 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Sent by a browser page of another origin (Origin is neither this service's nor in ALLOWED_ORIGINS); nothing was done. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A plain HTTP request, without `Upgrade: websocket`. */
             426: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     Upgrade: components["headers"]["Upgrade"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key (the address, without keys) already holds REALTIME_MAX_CONNECTIONS_PER_CLIENT live connections. */
+            429: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -111,7 +111,9 @@ export class OpenApiContract {
     }
     const problems = this.checkAnswer(found.template, found.operation, answer);
     if (problems.length > 0) violations.push(`${label}: ${problems.join("; ")}`);
-    if (isJson(answer) && answer.complete && answer.status < 500) this.track(this.validateWithLibrary(answer, label));
+    // express-openapi-validator refuses to route a URL that does not decode (`/jobs/%ZZ`): such an
+    // answer is checked above (status, media type, headers) but cannot be replayed through it.
+    if (isJson(answer) && answer.complete && answer.status < 500 && decodes(answer.url)) this.track(this.validateWithLibrary(answer, label));
   }
 
   /** Checks a value against a schema of the document's components (WebSocket messages). */
@@ -262,6 +264,15 @@ function listenOnLoopback(app: express.Express): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(0, "127.0.0.1", (error?: Error) => (error ? reject(error) : resolve(server)));
   });
+}
+
+function decodes(url: string): boolean {
+  try {
+    decodeURIComponent(url);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const isJson = (answer: Answer) => /^application\/([\w.+-]*\+)?json\b/i.test(answer.headers["content-type"] ?? "");
