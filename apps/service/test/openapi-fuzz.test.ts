@@ -12,7 +12,7 @@ import { startTestService, type TestService } from "./support/test-service";
  * ROLE=api: the jobs it creates are stored, never run (a generated hash job may ask for two
  * billion rounds).
  */
-const KEY = "fuzz-key";
+const KEY = "openapi-fuzz-test-key";
 const RUNS = Number(process.env.CONTRACT_FUZZ_RUNS ?? 10);
 const SEED = process.env.CONTRACT_FUZZ_SEED === undefined ? undefined : Number(process.env.CONTRACT_FUZZ_SEED);
 /** A loaded machine sends a few hundred requests a minute through the answer checks. */
