@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../apps/core/src/config";
 import { createRegistry } from "../../apps/core/src/handlers/registry";
 import { migrate } from "../../apps/core/src/store/migrate";
-import { largestClaim } from "../../apps/worker/src/dispatcher";
+import { largestClaim } from "../../apps/worker/src/claim-loop";
 import { nowMs } from "../../apps/core/src/time";
 import { type BenchChild, freePort, serviceEnv, startBareExpress, startService } from "./child-process";
 import { JobDb, quantile } from "./job-db";

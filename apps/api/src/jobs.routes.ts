@@ -76,15 +76,16 @@ export function jobRoutes({ store, submitter, registry, config, events }: JobRou
     answerPost(res, 200, view(cancelled.job));
   });
 
+  // A retry by hand: the job is requeued with a fresh set of attempts (the scheduled retries after a failed attempt are the worker's).
   router.post("/jobs/:id/retry", async (req, res) => {
     const job = await findJob(store, req);
-    const retried = await store.retry(job.id);
-    if (!retried) {
+    const requeued = await store.requeue(job.id);
+    if (!requeued) {
       throw new HttpProblem(409, "job-not-retryable", "Job cannot be retried", `Job ${job.id} is ${job.status}; only FAILED or CANCELLED jobs can be retried.`);
     }
-    events.emit("jobs:available", retried.runAt, [retried.type]);
+    events.emit("jobs:available", requeued.runAt, [requeued.type]);
     events.emit("job:updated", job.id);
-    answerPost(res, 202, view(retried));
+    answerPost(res, 202, view(requeued));
   });
 
   router.delete("/jobs/:id", async (req, res) => {

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { AttemptEnd } from "./jobs/job";
 
 /** What metrics and live views need to know about a job that was just stored. */
 export interface JobSubmittedEvent {
@@ -15,13 +16,15 @@ export interface JobClaimedEvent {
 }
 
 /**
- * The end of one attempt, once recorded. `status` PENDING means a retry was scheduled.
- * `errorName` is the recorded error's name (e.g. TimeoutError), null when the attempt succeeded.
+ * The end of one attempt, once recorded: `end` says how it ended, `status` the state it left the
+ * job in (PENDING after a "retry" or a "given-back" attempt). `errorName` is the recorded
+ * error's name (e.g. TimeoutError), null when the attempt had none.
  */
 export interface JobSettledEvent {
   id: string;
   type: string;
   status: "DONE" | "FAILED" | "CANCELLED" | "PENDING";
+  end: AttemptEnd;
   attempt: number;
   runMs: number;
   errorName: string | null;

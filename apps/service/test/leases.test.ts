@@ -92,7 +92,7 @@ describe("leases", () => {
     const current = randomUUID();
     await prisma().job.update({ where: { id }, data: { lockToken: current, lockedBy: "new-owner" } });
     const stale = { id, token: randomUUID() };
-    const outcome = { ...stale, status: "DONE" as const, result: '"stale"', error: null, errorHistory: null, progress: null, attemptsDelta: 0, runAt: null, finishedAt: nowMs() };
+    const outcome = { ...stale, end: "done" as const, result: '"stale"', error: null, errorHistory: null, progress: null, runAt: null, finishedAt: nowMs() };
     expect(await store.settle([outcome])).toEqual(new Set());
     expect(await store.heartbeat([stale], 60_000)).toEqual([]);
     await store.saveProgress([{ ...stale, progress: "50" }]);

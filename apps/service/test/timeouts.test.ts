@@ -71,9 +71,9 @@ describe("a retry claimed again before its previous attempt's outcome has been h
     let jobId = "";
     // Holds the first attempt's recorded retry until the safety poll has claimed the job again,
     // the order a loaded machine can produce on its own.
-    store.settle = async (outcomes) => {
-      const held = await settle(outcomes);
-      if (outcomes.some((o) => o.id === jobId && o.status === "PENDING")) {
+    store.settle = async (settlements) => {
+      const held = await settle(settlements);
+      if (settlements.some((s) => s.id === jobId && s.end === "retry")) {
         await waitFor("the second attempt to be claimed", async () => ((await store.get(jobId))?.attempts === 2 ? true : undefined));
       }
       return held;

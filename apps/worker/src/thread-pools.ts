@@ -4,7 +4,7 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { Config } from "../../core/src/config";
 import type { HandlerKind } from "../../core/src/handlers/handler";
-import { type AbortMessage, attemptKey, type LoadedMessage, type OutcomesMessage, type ProgressMessage, type ThreadBatch, type ThreadData, type ThreadOutcome, type ThreadTask } from "./thread-protocol";
+import { type AbortMessage, attemptKey, type FromThreadMessage, type ProgressMessage, type ThreadAnswer, type ThreadBatch, type ThreadData, type ThreadTask } from "./thread-protocol";
 
 /**
  * Two Piscina pools over the same thread entry: "cpu" gives each job a thread to itself,
@@ -12,24 +12,24 @@ import { type AbortMessage, attemptKey, type LoadedMessage, type OutcomesMessage
  * known and the dispatcher never claims more than it can start.
  */
 export class ThreadPools {
-  private readonly pools: Record<HandlerKind, Piscina<ThreadTask | ThreadBatch, ThreadOutcome | null>>;
+  private readonly pools: Record<HandlerKind, Piscina<ThreadTask | ThreadBatch, ThreadAnswer | null>>;
   /** Jobs each pool runs at once: its fixed thread count × the jobs a thread takes. */
   private readonly capacities: Record<HandlerKind, number>;
   /** ThreadData.runningOn: slots 0 … cpu capacity − 1 for the cpu pool, the rest for io. */
   private readonly runningOn: Int32Array;
   private readonly freeSlots: Record<HandlerKind, number[]>;
-  private readonly control: BroadcastChannel;
-  private readonly progress: BroadcastChannel;
+  private readonly toThreads: BroadcastChannel;
+  private readonly fromThreads: BroadcastChannel;
   private closed = false;
   /** Threads that have loaded their module, replacements included. */
   private readonly loaded = new Set<number>();
   private onLoaded: (() => void) | null = null;
   /** Io jobs launched in this turn, sent together at its end (sendIoBatches). */
   private ioLaunched: ThreadTask[] = [];
-  /** Io jobs sent and not yet ended, by attemptKey: their outcomes arrive on the progress channel. */
-  private readonly ioWaiting = new Map<string, { resolve: (outcome: ThreadOutcome) => void; reject: (error: unknown) => void }>();
+  /** Io jobs sent and not yet ended, by attemptKey: their answers arrive on the channel from the threads. */
+  private readonly ioWaiting = new Map<string, { resolve: (answer: ThreadAnswer) => void; reject: (error: unknown) => void }>();
 
-  constructor(config: Config, onEvent: (message: ProgressMessage) => void) {
+  constructor(config: Config, onProgress: (message: ProgressMessage) => void) {
     this.capacities = { cpu: config.CPU_THREADS, io: config.IO_THREADS * config.IO_CONCURRENCY_PER_THREAD };
     const { cpu, io } = this.capacities;
     const runningOn = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (cpu + io));
@@ -38,27 +38,27 @@ export class ThreadPools {
     // Channels are named per pool set so that two services in one process (tests) stay apart.
     const id = randomUUID();
     const data: ThreadData = {
-      controlChannel: `taskq:control:${id}`,
-      progressChannel: `taskq:progress:${id}`,
+      toThreadsChannel: `taskq:to-threads:${id}`,
+      fromThreadsChannel: `taskq:from-threads:${id}`,
       runningOn,
       includeTestHandlers: config.ENABLE_TEST_HANDLERS,
       logLevel: config.LOG_LEVEL,
       pretty: config.NODE_ENV !== "production",
       settings: { emailDelayMs: config.EMAIL_DELAY_MS, chaosExecutionLog: config.CHAOS_EXECUTION_LOG },
     };
-    this.control = new BroadcastChannel(data.controlChannel);
-    this.progress = new BroadcastChannel(data.progressChannel);
-    this.progress.onmessage = (event) => {
-      const message = (event as { data: ProgressMessage | OutcomesMessage | LoadedMessage }).data;
-      if ("outcomes" in message) {
-        for (const { jobId, attempt, outcome } of message.outcomes) this.takeIoWaiter(jobId, attempt)?.resolve(outcome);
+    this.toThreads = new BroadcastChannel(data.toThreadsChannel);
+    this.fromThreads = new BroadcastChannel(data.fromThreadsChannel);
+    this.fromThreads.onmessage = (event) => {
+      const message = (event as { data: FromThreadMessage }).data;
+      if ("answers" in message) {
+        for (const { jobId, attempt, answer } of message.answers) this.takeIoWaiter(jobId, attempt)?.resolve(answer);
       } else if ("loaded" in message) {
         this.loaded.add(message.threadId);
         this.onLoaded?.();
-      } else onEvent(message);
+      } else onProgress(message);
     };
-    this.progress.unref();
-    this.control.unref();
+    this.fromThreads.unref();
+    this.toThreads.unref();
     const common = {
       filename: join(__dirname, "thread.js"),
       workerData: data,
@@ -119,8 +119,8 @@ export class ThreadPools {
    * one job per thread. A handler that ignores its abort is stopped with terminateThread.
    * `slot` comes from takeSlot and stays the caller's until it calls releaseSlot.
    */
-  run(kind: HandlerKind, task: ThreadTask): Promise<ThreadOutcome> {
-    if (kind === "cpu") return this.pools.cpu.run(task) as Promise<ThreadOutcome>;
+  run(kind: HandlerKind, task: ThreadTask): Promise<ThreadAnswer> {
+    if (kind === "cpu") return this.pools.cpu.run(task) as Promise<ThreadAnswer>;
     if (this.ioLaunched.length === 0) queueMicrotask(() => this.sendIoBatches());
     this.ioLaunched.push(task);
     return new Promise((resolve, reject) => this.ioWaiting.set(attemptKey(task.jobId, task.attempt), { resolve, reject }));
@@ -147,7 +147,7 @@ export class ThreadPools {
     }
   }
 
-  /** The promise of an io attempt still waiting for its outcome, no longer waiting once taken. */
+  /** The promise of an io attempt still waiting for its answer, no longer waiting once taken. */
   private takeIoWaiter(jobId: string, attempt: number) {
     const key = attemptKey(jobId, attempt);
     const waiter = this.ioWaiting.get(key);
@@ -186,14 +186,14 @@ export class ThreadPools {
 
   /** Asks the handler of `jobId` to stop, through its ctx.signal. */
   requestAbort(jobId: string, attempt: number, reason: string): void {
-    this.control.postMessage({ jobId, attempt, reason } satisfies AbortMessage);
+    this.toThreads.postMessage({ jobId, attempt, reason } satisfies AbortMessage);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.control.close();
-    this.progress.close();
+    this.toThreads.close();
+    this.fromThreads.close();
     await Promise.allSettled([this.pools.cpu.destroy(), this.pools.io.destroy()]);
   }
 }

@@ -11,29 +11,33 @@ export interface ThreadTask {
   slot: number;
 }
 
-/** What a thread answers: the result as JSON text, or the error. A thread never throws for a handler's failure. */
-export type ThreadOutcome = { ok: true; result: string } | { ok: false; error: JobError };
+/**
+ * What a thread answers for one attempt: the handler's result as JSON text, or its error. A
+ * thread never throws for a handler's failure. (What becomes of the job is decided on the main
+ * thread: decide-outcome.ts.)
+ */
+export type ThreadAnswer = { ok: true; result: string } | { ok: false; error: JobError };
 
 /**
- * Io jobs launched together go to a thread as one Piscina task. Each outcome comes back on the
- * progress channel as soon as its job ends (OutcomesMessage), not with the task, so a slow job
- * never holds back the others; the task itself answers null once every job has ended.
+ * Io jobs launched together go to a thread as one Piscina task. Each answer comes back on the
+ * channel from the threads as soon as its job ends (AnswersMessage), not with the task, so a
+ * slow job never holds back the others; the task itself answers null once every job has ended.
  */
 export interface ThreadBatch {
   batch: ThreadTask[];
 }
 
-/** Threads → main: outcomes of batched jobs, gathered per turn of the thread's event loop. */
-export interface OutcomesMessage {
-  outcomes: { jobId: string; attempt: number; outcome: ThreadOutcome }[];
+/** Threads → main: answers for batched jobs, gathered per turn of the thread's event loop. */
+export interface AnswersMessage {
+  answers: { jobId: string; attempt: number; answer: ThreadAnswer }[];
 }
 
 /** Fixed at pool start, shared by every thread. */
 export interface ThreadData {
-  /** Main → threads: { jobId, reason } asks a handler to stop (its ctx.signal aborts). */
-  controlChannel: string;
-  /** Threads → main: ProgressMessage, OutcomesMessage and LoadedMessage. */
-  progressChannel: string;
+  /** Main → threads: AbortMessage asks a handler to stop (its ctx.signal aborts). */
+  toThreadsChannel: string;
+  /** Threads → main: FromThreadMessage (progress, answers of batched io jobs, "loaded"). */
+  fromThreadsChannel: string;
   /**
    * Int32 per slot: the threadId of the thread running the attempt launched into that slot,
    * written by the thread before its handler starts (0 until then). The dispatcher needs it only
@@ -47,7 +51,7 @@ export interface ThreadData {
   settings: HandlerSettings;
 }
 
-/** One attempt's key, on both sides: an abort or an outcome meant for one attempt never reaches the next. */
+/** One attempt's key, on both sides: an abort or an answer meant for one attempt never reaches the next. */
 export const attemptKey = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 
 /** Main → threads. `attempt` keeps an abort of one attempt from reaching a later attempt of the same job. */
@@ -62,9 +66,11 @@ export interface ProgressMessage {
   progress: number | Record<string, unknown>;
 }
 
-
 /** Sent once by each thread when its module has loaded (handlers, schemas, logger): it can run jobs at full speed. */
 export interface LoadedMessage {
   threadId: number;
   loaded: true;
 }
+
+/** Everything the threads send the main thread, on ThreadData.fromThreadsChannel. */
+export type FromThreadMessage = ProgressMessage | AnswersMessage | LoadedMessage;

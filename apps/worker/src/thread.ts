@@ -4,12 +4,12 @@ import { createRegistry } from "../../core/src/handlers/registry";
 import type { HandlerContext } from "../../core/src/handlers/handler";
 import type { JobError } from "../../core/src/jobs/job";
 import { createLogger } from "../../core/src/logger";
-import { type AbortMessage, attemptKey, type LoadedMessage, type OutcomesMessage, type ProgressMessage, type ThreadBatch, type ThreadData, type ThreadOutcome, type ThreadTask } from "./thread-protocol";
+import { type AbortMessage, type AnswersMessage, attemptKey, type LoadedMessage, type ProgressMessage, type ThreadAnswer, type ThreadBatch, type ThreadData, type ThreadTask } from "./thread-protocol";
 
 /**
  * Worker-thread entry (Piscina). A cpu task is one handler call, answered with its
- * ThreadOutcome; an io task is a batch, whose outcomes go back on the progress channel as each
- * job ends. No database here: the dispatcher on the main thread is the one writer of job rows.
+ * ThreadAnswer; an io task is a batch, whose answers go back on the channel to the main thread
+ * as each job ends. No database here: the dispatcher on the main thread is the one writer of job rows.
  */
 const data = workerData as ThreadData;
 const registry = createRegistry({ includeTestHandlers: data.includeTestHandlers });
@@ -20,9 +20,9 @@ const controllers = new Map<string, AbortController>();
 /** Aborts that arrived before their job started here (it was still queued): applied on start. */
 const abortedEarly = new Map<string, string>();
 const ABORTED_EARLY_MAX = 1_000;
-const control = new BroadcastChannel(data.controlChannel);
-control.unref();
-control.onmessage = (event) => {
+const fromMain = new BroadcastChannel(data.toThreadsChannel);
+fromMain.unref();
+fromMain.onmessage = (event) => {
   const { jobId, attempt, reason } = (event as { data: AbortMessage }).data;
   const key = attemptKey(jobId, attempt);
   const controller = controllers.get(key);
@@ -33,8 +33,8 @@ control.onmessage = (event) => {
     if (abortedEarly.size > ABORTED_EARLY_MAX) abortedEarly.delete(abortedEarly.keys().next().value!);
   }
 };
-const progressOut = new BroadcastChannel(data.progressChannel);
-progressOut.unref();
+const toMain = new BroadcastChannel(data.fromThreadsChannel);
+toMain.unref();
 const runningOn = new Int32Array(data.runningOn);
 
 class AbortError extends Error {
@@ -42,41 +42,41 @@ class AbortError extends Error {
 }
 
 // Everything above is what a job needs; the pool counts this thread as warm from here on.
-progressOut.postMessage({ threadId, loaded: true } satisfies LoadedMessage);
+toMain.postMessage({ threadId, loaded: true } satisfies LoadedMessage);
 
-/** Piscina's entry: one cpu job, answered with its outcome, or a batch of io jobs (ThreadBatch). */
-export default function run(task: ThreadTask | ThreadBatch): Promise<ThreadOutcome | null> {
+/** Piscina's entry: one cpu job, answered with its ThreadAnswer, or a batch of io jobs (ThreadBatch). */
+export default function run(task: ThreadTask | ThreadBatch): Promise<ThreadAnswer | null> {
   return "batch" in task ? runBatch(task.batch) : runJob(task);
 }
 
-let outbox: OutcomesMessage["outcomes"] = [];
+let outbox: AnswersMessage["answers"] = [];
 let flushScheduled = false;
 
-function sendOutcomes(): void {
+function sendAnswers(): void {
   flushScheduled = false;
   if (outbox.length === 0) return;
-  progressOut.postMessage({ outcomes: outbox } satisfies OutcomesMessage);
+  toMain.postMessage({ answers: outbox } satisfies AnswersMessage);
   outbox = [];
 }
 
 async function runBatch(tasks: ThreadTask[]): Promise<null> {
   await Promise.all(
     tasks.map(async (task) => {
-      const outcome = await runJob(task);
-      outbox.push({ jobId: task.jobId, attempt: task.attempt, outcome });
+      const answer = await runJob(task);
+      outbox.push({ jobId: task.jobId, attempt: task.attempt, answer });
       // Jobs that end in the same turn share one message.
       if (!flushScheduled) {
         flushScheduled = true;
-        setImmediate(sendOutcomes);
+        setImmediate(sendAnswers);
       }
     }),
   );
-  // Posted before the task answers: the batch's last outcomes never wait for another turn.
-  sendOutcomes();
+  // Posted before the task answers: the batch's last answers never wait for another turn.
+  sendAnswers();
   return null;
 }
 
-async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
+async function runJob(task: ThreadTask): Promise<ThreadAnswer> {
   const handler = registry.get(task.type);
   if (!handler) return failure({ name: "UnknownJobTypeError", message: `No handler for type ${task.type}`, retryable: false });
   const controller = new AbortController();
@@ -94,7 +94,7 @@ async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
     jobId: task.jobId,
     attempt: task.attempt,
     signal: controller.signal,
-    progress: (progress) => progressOut.postMessage({ jobId: task.jobId, progress } satisfies ProgressMessage),
+    progress: (progress) => toMain.postMessage({ jobId: task.jobId, progress } satisfies ProgressMessage),
     log: {
       info: (m, meta) => log.info(m, meta),
       warn: (m, meta) => log.warn(m, meta),
@@ -116,7 +116,7 @@ async function runJob(task: ThreadTask): Promise<ThreadOutcome> {
   }
 }
 
-function serialise(value: unknown): ThreadOutcome {
+function serialise(value: unknown): ThreadAnswer {
   try {
     const result = JSON.stringify(value ?? null) as string | undefined;
     if (result === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
@@ -142,6 +142,6 @@ function describe(error: unknown): JobError {
   return { name: "Error", message: String(error), retryable: true };
 }
 
-function failure(error: JobError): ThreadOutcome {
+function failure(error: JobError): ThreadAnswer {
   return { ok: false, error };
 }

@@ -119,10 +119,9 @@ export class Metrics {
     const onSettled = (e: JobSettledEvent) => {
       runSeconds.observe({ type: e.type, status: e.status }, e.runMs / 1000);
       if (e.errorName === "TimeoutError") timeouts.inc({ type: e.type });
-      // PENDING without an error is a job given back at shutdown, not a retry.
-      if (e.status === "PENDING") {
-        if (e.errorName !== null) retries.inc({ type: e.type });
-      } else finished.inc({ type: e.type, status: e.status });
+      // A job given back (PENDING, attempt not charged) neither finished nor retried.
+      if (e.end === "retry") retries.inc({ type: e.type });
+      else if (e.end !== "given-back") finished.inc({ type: e.type, status: e.status });
     };
     const onReclaimed = (count: number) => reclaimed.inc(count);
     const { events } = sources;

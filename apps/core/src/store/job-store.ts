@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { JobRow, JobStatus } from "../jobs/job";
+import { type AttemptEnd, type JobRow, type JobStatus, STATUS_AFTER } from "../jobs/job";
 import { nowMs } from "../time";
 import type { Database } from "./database";
 import { postgresqlStatements } from "./sql.postgresql";
@@ -36,17 +36,19 @@ export interface ClaimedJob {
   lockToken: string;
 }
 
-/** The end of one attempt, as the dispatcher decided it. */
-export interface Outcome {
+/**
+ * One attempt's end as it is written to its row (settle), guarded by the claim's lock token.
+ * `end` sets the status (STATUS_AFTER) and whether the attempt counts: a "given-back" attempt
+ * is not charged.
+ */
+export interface Settlement {
   id: string;
   token: string;
-  status: Extract<JobStatus, "DONE" | "FAILED" | "PENDING" | "CANCELLED">;
+  end: AttemptEnd;
   result: string | null;
   error: string | null;
   errorHistory: string | null;
   progress: string | null;
-  /** -1 when an attempt is given back uncharged (shutdown), else 0. */
-  attemptsDelta: number;
   runAt: number | null;
   finishedAt: number | null;
 }
@@ -169,11 +171,11 @@ export class JobStore {
     return text;
   }
 
-  /** Records attempt outcomes in one statement; returns the ids whose lease was still held (the others were not written). */
-  async settle(outcomes: readonly Outcome[]): Promise<Set<string>> {
-    if (outcomes.length === 0) return new Set();
-    // Positional, in the order Statements.settle documents.
-    const rows = outcomes.map((o) => [o.id, o.token, o.status, o.result, o.error, o.errorHistory, o.progress, o.attemptsDelta, o.runAt, o.finishedAt]);
+  /** Records the ends of attempts in one statement; returns the ids whose lease was still held (the others were not written). */
+  async settle(settlements: readonly Settlement[]): Promise<Set<string>> {
+    if (settlements.length === 0) return new Set();
+    // Positional, in the order Statements.settle documents; a given-back attempt takes its charge back.
+    const rows = settlements.map((o) => [o.id, o.token, STATUS_AFTER[o.end], o.result, o.error, o.errorHistory, o.progress, o.end === "given-back" ? -1 : 0, o.runAt, o.finishedAt]);
     const written = await this.query<{ id: string }[]>(this.sql.settle, JSON.stringify(rows), nowMs());
     return new Set(written.map((r) => r.id));
   }
@@ -258,12 +260,13 @@ export class JobStore {
   }
 
   /**
-   * FAILED or CANCELLED → PENDING with a fresh set of attempts. Null if the job is in another
-   * state. The row comes back as the statement wrote it: a worker may claim the job a moment
-   * later, and the caller must see the state the retry produced.
+   * Requeues a finished job by hand (POST /jobs/:id/retry): FAILED or CANCELLED → PENDING with a
+   * fresh set of attempts. Null if the job is in another state. The row comes back as the
+   * statement wrote it: a worker may claim the job a moment later, and the caller must see the
+   * state the requeue produced.
    */
-  async retry(id: string): Promise<JobRow | null> {
-    const [row] = await this.query<Record<string, unknown>[]>(this.sql.retry, id, nowMs());
+  async requeue(id: string): Promise<JobRow | null> {
+    const [row] = await this.query<Record<string, unknown>[]>(this.sql.requeue, id, nowMs());
     return row ? jobRowOf(row) : null;
   }
 

@@ -144,7 +144,7 @@ export const postgresqlStatements: Statements = {
     WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
     RETURNING status`,
 
-  retry: `
+  requeue: `
     UPDATE jobs
     SET status = 'PENDING', attempts = 0, run_at = $2, finished_at = NULL, cancel_requested = false, updated_at = $2
     WHERE id = $1 AND status IN ('FAILED', 'CANCELLED')

@@ -14,7 +14,7 @@ export interface Statements {
    * → RETURNING the claimed jobs. Each type is read as its own index range, so the text may depend on the count.
    */
   claimBatch(typeCount: number): string;
-  /** $1 JSON [[id, token, status, result, error, error_history, progress, attempts_delta, run_at, finished_at]], $2 now → RETURNING id of rows still held by that token. */
+  /** $1 JSON [[id, token, status, result, error, error_history, progress, attempts_delta, run_at, finished_at]], $2 now → RETURNING id of rows still held by that token. attempts_delta is -1 for an attempt given back uncharged, else 0. */
   settle: string;
   /** $1 lease expiry, $2 now, $3 JSON [{id, token}] of the jobs a worker runs → RETURNING id, cancel_requested of those it still holds. */
   heartbeat: string;
@@ -31,8 +31,8 @@ export interface Statements {
    * from RUNNING and changing it.
    */
   cancel: string;
-  /** $1 id, $2 now: FAILED or CANCELLED → PENDING with a fresh set of attempts → RETURNING * as written; no row otherwise. */
-  retry: string;
+  /** $1 id, $2 now: FAILED or CANCELLED → PENDING with a fresh set of attempts (a requeue by hand) → RETURNING * as written; no row otherwise. */
+  requeue: string;
   /** $1 id: deletes the job if it is finished → RETURNING id. */
   deleteFinished: string;
 }
