@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import BetterSqlite3 from "better-sqlite3";
-import { sqliteStatements } from "../../apps/core/src/store/sql.sqlite";
+import { sqliteStatements } from "../../apps/core/src/store/sqlite/statements";
 import { nowMs } from "../../apps/core/src/time";
 import { NOOP_JOB } from "./load";
 

@@ -11,6 +11,7 @@ import { addMetricsRoute } from "../../core/src/http/metrics.routes";
 import type { Logger } from "../../core/src/logger";
 import type { Metrics } from "../../core/src/metrics/metrics";
 import type { JobStore } from "../../core/src/store/job-store";
+import { StorageUnavailableError } from "../../core/src/store/storage-error";
 import { type Authenticator, exchangeKeyForSession, requireApiKey } from "./auth";
 import type { RealtimeLimits } from "./client-limits";
 import { addDashboardAssets, dashboardPage } from "./dashboard.routes";
@@ -82,14 +83,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(routeNotFound);
   app.use(
     problemHandler({
-      mapUnexpected: (error) => (isStorageError(error) ? new HttpProblem(503, "storage-unavailable", "Storage unavailable", "The database did not accept the request; nothing was stored. Retry later.", undefined, { "Retry-After": "1" }) : null),
+      // The database failed, not the client.
+      mapUnexpected: (error) =>
+        error instanceof StorageUnavailableError
+          ? new HttpProblem(503, "storage-unavailable", "Storage unavailable", "The database did not accept the request; nothing was stored. Retry later.", undefined, { "Retry-After": "1" })
+          : null,
     }),
   );
   return app;
-}
-
-/** Errors from Prisma or its driver adapters: the database failed, not the client. */
-function isStorageError(error: unknown): boolean {
-  const name = (error as { name?: string; constructor?: { name?: string } })?.constructor?.name ?? "";
-  return /^(PrismaClient|DriverAdapter|SqliteError|SqliteWriterStoppedError)/.test(name) || /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)/.test(String((error as Error)?.message));
 }

@@ -1,5 +1,4 @@
-import type { Database } from "../../core/src/store/database";
-import { type FinishedBucket, finishedSince } from "../../core/src/store/finished-stats";
+import type { FinishedBucket, JobStore } from "../../core/src/store/job-store";
 
 export const MINUTE_MS = 60_000;
 /**
@@ -20,7 +19,7 @@ const KEEP_MS = 61 * MINUTE_MS;
 export class FinishedMinutes {
   private readonly settled = new Map<number, FinishedBucket[]>();
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly store: JobStore) {}
 
   /** Status rows by minute start, for every minute from `sinceMs` (a minute start) to the one holding `nowMs`. */
   async since(sinceMs: number, nowMs: number): Promise<Map<number, FinishedBucket[]>> {
@@ -28,7 +27,7 @@ export class FinishedMinutes {
     let readFrom = sinceMs;
     while (readFrom < settledBefore && this.settled.has(readFrom)) readFrom += MINUTE_MS;
 
-    const fresh = await finishedSince(this.db, readFrom, MINUTE_MS);
+    const fresh = await this.store.finishedSince(readFrom, MINUTE_MS);
     const byMinute = new Map<number, FinishedBucket[]>();
     for (let minute = sinceMs; minute <= nowMs; minute += MINUTE_MS) byMinute.set(minute, minute < readFrom ? this.settled.get(minute)! : []);
     // A finished_at ahead of this clock (another host's) belongs to no minute of the window yet.

@@ -2,8 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { parseOr400 } from "../../core/src/http/problem";
 import { JOB_STATUSES } from "../../core/src/jobs/job";
-import type { FinishedBucket } from "../../core/src/store/finished-stats";
-import type { JobStore } from "../../core/src/store/job-store";
+import type { FinishedBucket, JobStore } from "../../core/src/store/job-store";
 import { FinishedMinutes, MINUTE_MS } from "./finished-minutes";
 import { queryInt } from "./jobs.schemas";
 
@@ -44,7 +43,7 @@ type MinuteStats = Stats["minutes"][number];
 export function statsRoutes(store: JobStore): Router {
   const router = Router();
   const cache = new Map<number, { at: number; stats: Promise<Stats> }>();
-  const finished = new FinishedMinutes(store.db);
+  const finished = new FinishedMinutes(store);
   router.get("/stats", async (req, res) => {
     const { minutes } = parseOr400(statsQuery, req.query, ["query"]);
     const now = Date.now();

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { projectRoot } from "../src/paths";
-import { readMigrations } from "../src/store/migrate";
+import { readMigrations } from "../src/store/migrations";
 
 describe("migrations", () => {
   test.each(["sqlite", "postgresql"] as const)("%s: the migrations cover prisma/models.prisma (run `npm run migration:new -- <name>` after editing it)", (dialect) => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
 import { openDatabase } from "../src/store/database";
 import { migrate } from "../src/store/migrate";
-import { SqliteError, SqliteWriter, SqliteWriterStoppedError } from "../src/store/sqlite-writer";
+import { SqliteError, SqliteWriter, SqliteWriterStoppedError } from "../src/store/sqlite/writer";
 import { waitFor } from "./support/wait";
 
 let dir: string;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore, type NewJob } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
-import { sqliteStatements } from "../../core/src/store/sql.sqlite";
+import { sqliteStatements } from "../../core/src/store/sqlite/statements";
 import { nowMs } from "../../core/src/time";
 import { createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
 

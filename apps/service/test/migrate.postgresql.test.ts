@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { openDatabase, postgresSchema } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
-import { migrate, readMigrations } from "../../core/src/store/migrate";
+import { migrate } from "../../core/src/store/migrate";
+import { readMigrations } from "../../core/src/store/migrations";
 import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "./support/test-database";
 
 let db: TestDatabase;

@@ -5,7 +5,7 @@ import { createLogger } from "../../core/src/logger";
 import { type Database, openDatabase, postgresSchema } from "../../core/src/store/database";
 import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
-import { signalChannel } from "../../core/src/store/notify.postgresql";
+import { signalChannel } from "../../core/src/store/postgresql/listen-notify";
 import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "./support/test-database";
 import { waitFor } from "../../core/test/support/wait";
 

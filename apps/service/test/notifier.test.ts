@@ -4,7 +4,7 @@ import { createLogger } from "../../core/src/logger";
 import { openDatabase } from "../../core/src/store/database";
 import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
-import { nextPollMs, STAY_FAST_MS } from "../../core/src/store/notify.sqlite";
+import { nextPollMs, STAY_FAST_MS } from "../../core/src/store/sqlite/signals";
 import { createTestDatabase, type TestDatabase } from "./support/test-database";
 import { waitFor } from "../../core/test/support/wait";
 

@@ -5,7 +5,7 @@ import type { HandlerKind } from "../../core/src/handlers/handler";
 import { type JobError, STATUS_AFTER } from "../../core/src/jobs/job";
 import type { Logger } from "../../core/src/logger";
 import type { ClaimedJob, JobStore, Settlement } from "../../core/src/store/job-store";
-import { SqliteWriterStoppedError } from "../../core/src/store/sqlite-writer";
+import { StorageUnavailableError } from "../../core/src/store/storage-error";
 import { nowMs } from "../../core/src/time";
 import { WriteBatcher } from "../../core/src/write-batcher";
 import { type AbortReason, decideOutcome } from "./decide-outcome";
@@ -178,7 +178,8 @@ export class Attempt {
  * Writes an attempt's end, retrying while the database refuses writes (SQLite busy, a
  * PostgreSQL failover) for up to LEASE_MS. The attempt stays among the running ones meanwhile,
  * so its lease is still extended; past that, the reaper owns the job and a late write would be
- * refused anyway. A stopped SQLite writer is final: retrying it would only hold up the service's stop.
+ * refused anyway. Storage gone for good in this process (a stopped SQLite writer) is not
+ * retried: that would only hold up the service's stop.
  */
 async function record(ctx: AttemptContext, settlement: Settlement, log: Logger): Promise<boolean> {
   const giveUpAt = Date.now() + ctx.config.LEASE_MS;
@@ -186,7 +187,7 @@ async function record(ctx: AttemptContext, settlement: Settlement, log: Logger):
     try {
       return await ctx.settlements.add(settlement);
     } catch (error) {
-      if (error instanceof SqliteWriterStoppedError || Date.now() + pauseMs > giveUpAt) throw error;
+      if ((error instanceof StorageUnavailableError && error.lasting) || Date.now() + pauseMs > giveUpAt) throw error;
       log.warn("recording an outcome failed; retrying", { error, retryInMs: pauseMs });
       await delay(pauseMs);
     }

@@ -3,7 +3,7 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "../generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "../generated/postgresql/client";
-import { SqliteWriter } from "./sqlite-writer";
+import { SqliteWriter } from "./sqlite/writer";
 
 export type Dialect = "sqlite" | "postgresql";
 

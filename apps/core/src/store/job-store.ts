@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import { type AttemptEnd, type JobRow, type JobStatus, STATUS_AFTER } from "../jobs/job";
 import { nowMs } from "../time";
 import type { Database } from "./database";
-import { postgresqlStatements } from "./sql.postgresql";
-import { sqliteStatements } from "./sql.sqlite";
+import { postgresqlStatements } from "./postgresql/statements";
+import { toPositional } from "./sqlite/run-direct";
+import { sqliteStatements } from "./sqlite/statements";
 import type { Statements } from "./statements";
+import { asStorageError } from "./storage-error";
 
 /** A job ready to be stored: validated, defaults applied. */
 export interface NewJob {
@@ -62,6 +64,18 @@ export interface ListQuery {
 
 export type CancelResult = { outcome: "cancelled" | "requested"; job: JobRow } | { outcome: "finished"; job: JobRow } | { outcome: "missing" };
 
+/** Jobs that finished in one time bucket with one status, and how long they waited and ran. */
+export interface FinishedBucket {
+  /** 0 = the bucket starting at `sinceMs`. */
+  bucket: number;
+  status: string;
+  count: number;
+  avgRunMs: number | null;
+  maxRunMs: number | null;
+  avgQueueMs: number | null;
+  maxQueueMs: number | null;
+}
+
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const textOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
@@ -103,7 +117,8 @@ export const PURGE_BATCH = 1_000;
 /**
  * Every read and write of the jobs table. Every state change is a single statement from the
  * dialect's Statements (on SQLite, run on the writer thread); reads go through Prisma's model
- * API, the same for both dialects.
+ * API, the same for both dialects. A database failure reaches callers as a
+ * StorageUnavailableError, whatever the dialect.
  */
 export class JobStore {
   private readonly sql: Statements;
@@ -120,8 +135,30 @@ export class JobStore {
 
   /** Runs one of the dialect's statements: on SQLite on the writer thread, as a cached prepared statement. */
   private async query<T>(sql: string, ...args: unknown[]): Promise<T> {
-    if (!this.db.writer) return this.prisma.$queryRawUnsafe<T>(sql, ...args);
-    return this.db.writer.run<T>(sql, args);
+    try {
+      return await (this.db.writer ? this.db.writer.run<T>(sql, args) : this.prisma.$queryRawUnsafe<T>(sql, ...args));
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+
+  /**
+   * Runs one of the dialect's read statements through Prisma's connection, so that a long read
+   * never holds up the SQLite writer thread (and so its statements).
+   */
+  private async read<T>(sql: string, ...args: unknown[]): Promise<T> {
+    if (this.db.dialect !== "sqlite") return this.guard(this.prisma.$queryRawUnsafe<T>(sql, ...args));
+    const { text, order } = toPositional(sql);
+    return this.guard(this.prisma.$queryRawUnsafe<T>(text, ...order.map((i) => args[i - 1])));
+  }
+
+  /** A Prisma model query, its database failure as a StorageUnavailableError. */
+  private async guard<T>(query: PromiseLike<T>): Promise<T> {
+    try {
+      return await query;
+    } catch (error) {
+      throw asStorageError(error);
+    }
   }
 
   /** Inserts the jobs in one statement. Returns the ids inserted; a job whose idempotency key already exists is skipped. */
@@ -196,10 +233,12 @@ export class JobStore {
   /** Ids among `ids` whose cancel was requested (a cheap read for the safety poll). */
   async cancelRequested(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    const rows = await this.prisma.job.findMany({
-      where: { id: { in: [...ids] }, status: "RUNNING", cancelRequested: true },
-      select: { id: true },
-    });
+    const rows = await this.guard(
+      this.prisma.job.findMany({
+        where: { id: { in: [...ids] }, status: "RUNNING", cancelRequested: true },
+        select: { id: true },
+      }),
+    );
     return rows.map((r) => r.id);
   }
 
@@ -224,30 +263,32 @@ export class JobStore {
   }
 
   async get(id: string): Promise<JobRow | null> {
-    return this.prisma.job.findUnique({ where: { id } });
+    return this.guard(this.prisma.job.findUnique({ where: { id } }));
   }
 
   async getMany(ids: readonly string[]): Promise<JobRow[]> {
-    return this.prisma.job.findMany({ where: { id: { in: [...ids] } } });
+    return this.guard(this.prisma.job.findMany({ where: { id: { in: [...ids] } } }));
   }
 
   async findByIdempotencyKeys(keys: readonly string[]): Promise<JobRow[]> {
-    return this.prisma.job.findMany({ where: { idempotencyKey: { in: [...keys] } } });
+    return this.guard(this.prisma.job.findMany({ where: { idempotencyKey: { in: [...keys] } } }));
   }
 
   /** Newest first, keyset-paginated on (created_at, id) so pages stay stable while jobs arrive. */
   async list(q: ListQuery): Promise<JobRow[]> {
-    return this.prisma.job.findMany({
-      where: {
-        status: q.status,
-        type: q.type,
-        ...(q.cursor && {
-          OR: [{ createdAt: { lt: q.cursor.createdAt } }, { createdAt: q.cursor.createdAt, id: { lt: q.cursor.id } }],
-        }),
-      },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: q.limit,
-    });
+    return this.guard(
+      this.prisma.job.findMany({
+        where: {
+          status: q.status,
+          type: q.type,
+          ...(q.cursor && {
+            OR: [{ createdAt: { lt: q.cursor.createdAt } }, { createdAt: q.cursor.createdAt, id: { lt: q.cursor.id } }],
+          }),
+        },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: q.limit,
+      }),
+    );
   }
 
   /** PENDING → CANCELLED at once; RUNNING → cancel requested (the owner aborts the handler). */
@@ -292,15 +333,29 @@ export class JobStore {
 
   /** From the counters the database's triggers keep (job_counts): a few rows, whatever the size of the table. */
   async countByStatus(): Promise<Record<JobStatus, number>> {
-    const rows = await this.query<{ status: string; n: unknown }[]>("SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts GROUP BY status");
+    const rows = await this.query<{ status: string; n: unknown }[]>(this.sql.countByStatus);
     const counts = { PENDING: 0, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0 } as Record<JobStatus, number>;
     for (const r of rows) counts[r.status as JobStatus] = Number(r.n);
     return counts;
   }
 
+  /** Per-bucket throughput and latency of jobs finished since `sinceMs`, for /stats and the dashboard. */
+  async finishedSince(sinceMs: number, bucketMs: number): Promise<FinishedBucket[]> {
+    const rows = await this.read<Record<string, unknown>[]>(this.sql.finishedSince, sinceMs, bucketMs);
+    return rows.map((r) => ({
+      bucket: Number(r.bucket),
+      status: String(r.status),
+      count: Number(r.n),
+      avgRunMs: numOrNull(r.avg_run),
+      maxRunMs: numOrNull(r.max_run),
+      avgQueueMs: numOrNull(r.avg_queue),
+      maxQueueMs: numOrNull(r.max_queue),
+    }));
+  }
+
   /** Readiness: the database answers a query, and on SQLite so does the writer thread. */
   async ping(): Promise<void> {
-    await Promise.all([this.prisma.$queryRawUnsafe("SELECT 1"), this.db.writer?.run("SELECT 1", [])]);
+    await this.guard(Promise.all([this.prisma.$queryRawUnsafe("SELECT 1"), this.db.writer?.run("SELECT 1", [])]));
   }
 
   async close(): Promise<void> {

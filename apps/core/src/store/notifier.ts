@@ -3,39 +3,12 @@ import type { JobEventMap, JobEvents } from "../events";
 import type { Logger } from "../logger";
 import { earliestDistinctMs, nowMs } from "../time";
 import type { Database } from "./database";
-import { PostgresSignalTransport } from "./notify.postgresql";
-import { type SqlitePoll, SqliteSignalTransport } from "./notify.sqlite";
-
-/**
- * One message between processes: `o` the sending process, `k` the kind, `ids` the jobs
- * concerned, `at` (available only) when the work announced is due: distinct run_at values in
- * whole ms, ascending, the earliest DUE_TIMES_PER_MESSAGE of them; `t` (available only) the
- * job types of that work, absent when an announcement merged into it did not know them.
- */
-export interface SignalMessage {
-  o: string;
-  k: "available" | "cancel" | "updated";
-  ids?: string[];
-  at?: number[];
-  t?: string[];
-}
+import { PostgresSignalTransport } from "./postgresql/listen-notify";
+import type { SignalMessage, SignalTransport } from "./signal-transport";
+import { type SqlitePoll, SqliteSignalTransport } from "./sqlite/signals";
 
 /** Later due times are left to the receivers' safety poll; a NOTIFY payload stays small. */
 const DUE_TIMES_PER_MESSAGE = 100;
-
-/** How messages travel between the processes sharing a database; one implementation per dialect. */
-export interface SignalTransport {
-  /** How long job updates (frequent, for observers only) are gathered before one message carries them. */
-  readonly updateFlushMs: number;
-  /** Delivers the messages to every process listening on this database (the sender's included). */
-  publish(messages: readonly SignalMessage[]): Promise<void>;
-  /**
-   * Starts delivering messages to `onMessage`. `onGap` runs when messages may have been missed
-   * (the connection was lost and is back), so the caller can look at the database again.
-   */
-  listen(onMessage: (message: SignalMessage) => void, onGap: () => void): Promise<void>;
-  close(): Promise<void>;
-}
 
 /** Ids per message: a PostgreSQL NOTIFY payload must stay under 8,000 bytes (36-byte UUIDs, quoted, comma-separated). */
 const IDS_PER_MESSAGE = 190;

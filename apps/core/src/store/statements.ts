@@ -1,6 +1,7 @@
 /**
- * The statements that matter, one per state change, written once per dialect in
- * sql.sqlite.ts and sql.postgresql.ts. Batch statements take their rows as one JSON array
+ * The statements on the jobs, one per state change and one per read that the model API cannot
+ * express, written once per dialect in sqlite/statements.ts and postgresql/statements.ts (each
+ * of which also holds that dialect's other SQL: signals, migrations). Batch statements take their rows as one JSON array
  * parameter, so each batch is one statement with a fixed text whatever its size. The two on
  * the hot path, enqueue and settle, take each row as an array in the order given below rather
  * than an object: SQLite then finds each field by position instead of by key (an INSERT of
@@ -35,6 +36,16 @@ export interface Statements {
   requeue: string;
   /** $1 id: deletes the job if it is finished → RETURNING id. */
   deleteFinished: string;
+  /** Jobs by status from the counters the triggers keep (job_counts): a few rows, whatever the size of the table → status, n. */
+  countByStatus: string;
+  /**
+   * $1 since, $2 bucket length (ms): jobs finished since $1 grouped by bucket (0 = the bucket
+   * starting at $1) and status, in one range scan of jobs_finished_idx. Run time is
+   * finished_at − started_at of the last attempt; queue time is started_at − run_at (from ready to
+   * claimed); a job cancelled before it ran has no started_at and counts only in n.
+   * → bucket, status, n, avg_run, max_run, avg_queue, max_queue.
+   */
+  finishedSince: string;
 }
 
 /** `SELECT … UNION ALL SELECT …`, one arm per type index 0 … typeCount-1. */

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
-import type { CheckpointerData } from "./sqlite-writer";
+import type { CheckpointerData } from "./writer";
 
 /**
  * The SQLite checkpointer thread (SqliteWriter): copies committed WAL frames into the database

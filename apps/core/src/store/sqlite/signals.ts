@@ -1,8 +1,9 @@
 import BetterSqlite3 from "better-sqlite3";
-import type { Logger } from "../logger";
-import { nowMs } from "../time";
-import { type Database, sqlitePath } from "./database";
-import type { SignalMessage, SignalTransport } from "./notifier";
+import type { Logger } from "../../logger";
+import { nowMs } from "../../time";
+import { type Database, sqlitePath } from "../database";
+import type { SignalMessage, SignalTransport } from "../signal-transport";
+import { sqliteSignalStatements as sql } from "./statements";
 
 /** Signals older than this are deleted; a process that was stopped longer than this resyncs from the table of jobs anyway. */
 const KEEP_MS = 60_000;
@@ -56,10 +57,10 @@ export class SqliteSignalTransport implements SignalTransport {
     const writer = this.db.writer;
     if (!writer) throw new Error("SQLite signals are written by the store's writer thread, which this database has not opened");
     const now = nowMs();
-    await writer.run("INSERT INTO job_signals (message, created_at) SELECT value, $1 FROM json_each($2)", [now, JSON.stringify(messages.map((m) => JSON.stringify(m)))]);
+    await writer.run(sql.publish, [now, JSON.stringify(messages.map((m) => JSON.stringify(m)))]);
     if (now - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now;
-      await writer.run("DELETE FROM job_signals WHERE created_at < $1", [now - KEEP_MS]);
+      await writer.run(sql.prune, [now - KEEP_MS]);
     }
   }
 
@@ -67,9 +68,9 @@ export class SqliteSignalTransport implements SignalTransport {
     const reader = new BetterSqlite3(sqlitePath(this.db.url), { fileMustExist: true, readonly: true });
     this.reader = reader;
     const version = reader.prepare("PRAGMA data_version").pluck();
-    const since = reader.prepare("SELECT seq, message FROM job_signals WHERE seq > ? ORDER BY seq");
+    const since = reader.prepare(sql.since);
     // Only what is sent from now on matters: older signals are about work this process will find by claiming.
-    this.lastSeq = (reader.prepare("SELECT coalesce(max(seq), 0) FROM job_signals").pluck().get() as number) ?? 0;
+    this.lastSeq = (reader.prepare(sql.lastSeq).pluck().get() as number) ?? 0;
     this.lastVersion = version.get() as number;
     let lastWriteAt = performance.now();
     const check = () => {

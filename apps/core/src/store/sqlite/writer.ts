@@ -100,9 +100,9 @@ export class SqliteWriter {
 
   /** Starts the thread and resolves once its connection is open (or rejects with why it could not open). */
   static async open(data: WriterData): Promise<SqliteWriter> {
-    const worker = await startThread("sqlite-writer.thread.js", data, RESOURCE_LIMITS);
+    const worker = await startThread("writer.thread.js", data, RESOURCE_LIMITS);
     const checkpointerData: CheckpointerData = { ...data, intervalMs: CHECKPOINT_INTERVAL_MS };
-    const checkpointer = await startThread("sqlite-checkpointer.thread.js", checkpointerData, CHECKPOINTER_RESOURCE_LIMITS).catch(async (error: unknown) => {
+    const checkpointer = await startThread("checkpointer.thread.js", checkpointerData, CHECKPOINTER_RESOURCE_LIMITS).catch(async (error: unknown) => {
       await worker.terminate();
       throw error;
     });

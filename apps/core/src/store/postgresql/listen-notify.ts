@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { Client } from "pg";
-import type { Logger } from "../logger";
-import { type Database, postgresConnection } from "./database";
-import type { SignalMessage, SignalTransport } from "./notifier";
+import type { Logger } from "../../logger";
+import { type Database, postgresConnection } from "../database";
+import type { SignalMessage, SignalTransport } from "../signal-transport";
+import { postgresqlSignalStatements as sql } from "./statements";
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -35,11 +36,7 @@ export class PostgresSignalTransport implements SignalTransport {
   }
 
   async publish(messages: readonly SignalMessage[]): Promise<void> {
-    await this.db.prisma.$executeRawUnsafe(
-      "SELECT pg_notify($1, m) FROM jsonb_array_elements_text($2::jsonb) AS m",
-      this.channel,
-      JSON.stringify(messages.map((m) => JSON.stringify(m))),
-    );
+    await this.db.prisma.$executeRawUnsafe(sql.publish, this.channel, JSON.stringify(messages.map((m) => JSON.stringify(m))));
   }
 
   async listen(onMessage: (message: SignalMessage) => void, onGap: () => void): Promise<void> {
@@ -73,7 +70,7 @@ export class PostgresSignalTransport implements SignalTransport {
     client.on("end", () => lost());
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.channel}"`);
+      await client.query(sql.listen(this.channel));
     } catch (error) {
       client.removeAllListeners();
       client.on("error", () => undefined);

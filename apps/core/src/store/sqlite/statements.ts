@@ -1,10 +1,13 @@
-import { type Statements, unionPerType } from "./statements";
+import { type Statements, unionPerType } from "../statements";
+
+// Every SQL text run on SQLite, but the connection settings (PRAGMAs) set where each connection is opened.
 
 /**
  * SQLite has one writer at a time, so an UPDATE … WHERE id IN (SELECT … LIMIT n) claim is
  * atomic across every process sharing the file: no two workers can take the same row.
  * `->>` on json_each(value) reads the batch rows (SQLite ≥ 3.38, bundled by better-sqlite3).
- * Parameters are numbered $1… as in PostgreSQL; JobStore rewrites them to SQLite's positional `?`.
+ * Parameters are numbered $1… as in PostgreSQL; runDirect (run-direct.ts) rewrites them to
+ * SQLite's positional `?`.
  */
 export const sqliteStatements: Statements = {
   enqueue: `
@@ -117,4 +120,47 @@ export const sqliteStatements: Statements = {
   deleteFinished: `
     DELETE FROM jobs WHERE id = $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
     RETURNING id`,
+
+  countByStatus: "SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts GROUP BY status",
+
+  finishedSince: `
+    SELECT CAST((finished_at - $1) / $2 AS INTEGER) AS bucket, status, count(*) AS n,
+           avg(finished_at - started_at) AS avg_run, max(finished_at - started_at) AS max_run,
+           avg(started_at - run_at) AS avg_queue, max(started_at - run_at) AS max_queue
+    FROM jobs WHERE finished_at >= $1
+    GROUP BY bucket, status`,
+};
+
+/**
+ * The signals between processes (signals.ts): rows of job_signals. `publish` and `prune` run on
+ * the writer thread ($n); the reader's two run on its own read-only connection (`?` in order).
+ */
+export const sqliteSignalStatements = {
+  /** $1 now, $2 JSON [message text]. */
+  publish: "INSERT INTO job_signals (message, created_at) SELECT value, $1 FROM json_each($2)",
+  /** $1 cutoff: signals older than this. */
+  prune: "DELETE FROM job_signals WHERE created_at < $1",
+  /** ? the last seq read → seq, message of the newer ones, in order. */
+  since: "SELECT seq, message FROM job_signals WHERE seq > ? ORDER BY seq",
+  /** → the last seq written (0 if none). */
+  lastSeq: "SELECT coalesce(max(seq), 0) FROM job_signals",
+};
+
+/** Migration bookkeeping (sqlite/migrate.ts), in Prisma's own _prisma_migrations layout; `?` in order. */
+export const sqliteMigrationStatements = {
+  createHistory: `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+  "id" TEXT PRIMARY KEY NOT NULL,
+  "checksum" TEXT NOT NULL,
+  "finished_at" DATETIME,
+  "migration_name" TEXT NOT NULL,
+  "logs" TEXT,
+  "rolled_back_at" DATETIME,
+  "started_at" DATETIME NOT NULL DEFAULT current_timestamp,
+  "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0
+)`,
+  /** → migration_name, checksum of those applied. */
+  applied: `SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  /** ? id, ? checksum, ? name. */
+  record: `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count)
+           VALUES (?, ?, current_timestamp, ?, current_timestamp, 1)`,
 };

@@ -1,4 +1,7 @@
-import type { Statements } from "./statements";
+import type { Statements } from "../statements";
+
+// Every SQL text run on PostgreSQL. Statements name their tables unqualified: each pooled
+// connection's search_path is the URL's schema (database.ts, postgresConnection).
 
 /**
  * PostgreSQL: the claim's inner SELECT takes row locks with SKIP LOCKED, so concurrent workers
@@ -153,4 +156,46 @@ export const postgresqlStatements: Statements = {
   deleteFinished: `
     DELETE FROM jobs WHERE id = $1 AND status IN ('DONE', 'FAILED', 'CANCELLED')
     RETURNING id`,
+
+  countByStatus: "SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts GROUP BY status",
+
+  finishedSince: `
+    SELECT floor((finished_at - $1) / $2)::int AS bucket, status, count(*)::int AS n,
+           avg(finished_at - started_at) AS avg_run, max(finished_at - started_at) AS max_run,
+           avg(started_at - run_at) AS avg_queue, max(started_at - run_at) AS max_queue
+    FROM jobs WHERE finished_at >= $1
+    GROUP BY 1, 2`,
+};
+
+/** The signals between processes (listen-notify.ts). */
+export const postgresqlSignalStatements = {
+  /** $1 channel, $2 JSON [message text]: one NOTIFY per message, delivered after the commit that sends them. */
+  publish: "SELECT pg_notify($1, m) FROM jsonb_array_elements_text($2::jsonb) AS m",
+  /** The channel is an identifier (signalChannel: taskq_ and hex digits), so it needs no escaping. */
+  listen: (channel: string) => `LISTEN "${channel}"`,
+};
+
+/** Migration bookkeeping (postgresql/migrate.ts), in Prisma's own _prisma_migrations layout. */
+export const postgresqlMigrationStatements = {
+  createHistory: `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+  "id" VARCHAR(36) PRIMARY KEY NOT NULL,
+  "checksum" VARCHAR(64) NOT NULL,
+  "finished_at" TIMESTAMPTZ,
+  "migration_name" VARCHAR(255) NOT NULL,
+  "logs" TEXT,
+  "rolled_back_at" TIMESTAMPTZ,
+  "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+)`,
+  /** $1 lock name. Per schema, so that test files (one schema each) migrate in parallel while processes sharing a schema take turns. */
+  lock: "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+  /** $1 lock name. */
+  unlock: "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+  /** `schema` already quoted (quoteIdent). */
+  createSchema: (quotedSchema: string) => `CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`,
+  /** → migration_name, checksum of those applied. */
+  applied: `SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  /** $1 id, $2 checksum, $3 name. */
+  record: `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count)
+             VALUES ($1, $2, now(), $3, now(), 1)`,
 };

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
 import { runDirect } from "./run-direct";
-import type { WriterData, WriterReply, WriterRequest } from "./sqlite-writer";
+import type { WriterData, WriterReply, WriterRequest } from "./writer";
 
 /**
  * The SQLite writer thread (SqliteWriter): one connection, each statement run as it arrives
