@@ -17,7 +17,8 @@ COPY scripts ./scripts
 RUN npm ci
 COPY tsconfig.base.json tsconfig.json ./
 COPY apps ./apps
-# Compile (the generated Prisma clients included), then keep production dependencies only.
+# Compile the product (apps/*/src, the generated Prisma clients included; no tests or scripts),
+# then keep production dependencies only.
 RUN npx tsc -b tsconfig.json \
  && npm prune --omit=dev --ignore-scripts \
  && npm cache clean --force

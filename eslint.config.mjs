@@ -12,6 +12,7 @@ const NOT = {
   dialectFolders: { group: ["**/store/sqlite/**", "**/store/postgresql/**"], message: "Only apps/core/src/store uses a dialect's folder; use JobStore, the Notifier or StorageUnavailableError." },
   sqliteToPostgresql: { group: ["**/postgresql/**"], message: "The SQLite dialect never imports the PostgreSQL one; share through apps/core/src/store." },
   postgresqlToSqlite: { group: ["**/sqlite/**"], message: "The PostgreSQL dialect never imports the SQLite one; share through apps/core/src/store." },
+  toTestFolders: { group: ["**/test/**"], message: "Scripts and the shared harness never import from a test folder: what both need lives in testing/." },
   productToTesting: { group: ["**/test/**", "**/testing/**", "**/scripts/**"], message: "The product (apps/*/src) never imports tests, the test harness or scripts: the production build compiles apps/*/src alone." },
 };
 
@@ -37,6 +38,7 @@ function boundaries() {
     zone(["apps/core/src/**/*.ts"], [NOT.coreToApps, NOT.dialectFolders, NOT.productToTesting], ["apps/core/src/handlers/**", "apps/core/src/store/**"]),
     zone(["apps/core/test/**/*.ts"], [NOT.coreToApps]),
     zone(["apps/service/src/**/*.ts"], [NOT.dialectFolders, NOT.productToTesting]),
+    zone(["scripts/**/*.ts", "testing/**/*.ts"], [NOT.toTestFolders]),
   ];
 }
 

@@ -11,6 +11,7 @@ import { Client } from "pg";
  */
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 const SUPPORT = "<rootDir>/dist/apps/service/test/support";
+const PISCINA_INDEX = "piscina/dist/index\\.js$";
 
 async function postgresUnreachable(): Promise<string | null> {
   const client = new Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3_000 });
@@ -38,13 +39,16 @@ export default async (): Promise<Config> => {
     testEnvironment: "node",
     testMatch: ["<rootDir>/dist/apps/**/test/**/*.test.js"],
     testPathIgnorePatterns: ["/node_modules/", name === "sqlite" ? "\\.postgresql\\.test\\.js$" : "\\.sqlite\\.test\\.js$"],
+    // The compiled code runs as it is; only Piscina's realm check is rewritten (see the transform).
+    transform: { [PISCINA_INDEX]: `${SUPPORT}/piscina-realm.transform.js` },
+    transformIgnorePatterns: [`/node_modules/(?!${PISCINA_INDEX})`],
     setupFiles,
     setupFilesAfterEnv,
   });
   return {
     projects: [
-      project("sqlite", [`${SUPPORT}/jest-realm-setup.js`], [`${SUPPORT}/openapi-contract.setup.js`]),
-      project("postgresql", [`${SUPPORT}/jest-realm-setup.js`, `${SUPPORT}/postgresql.setup.js`], [`${SUPPORT}/openapi-contract.setup.js`, ...(unreachable === null ? [] : [`${SUPPORT}/skip-all.setup.js`])]),
+      project("sqlite", [], [`${SUPPORT}/openapi-contract.setup.js`]),
+      project("postgresql", [`${SUPPORT}/postgresql.setup.js`], [`${SUPPORT}/openapi-contract.setup.js`, ...(unreachable === null ? [] : [`${SUPPORT}/skip-all.setup.js`])]),
     ],
     testTimeout: 60_000,
     maxWorkers: 2,

@@ -18,9 +18,9 @@ import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
 import { openDatabase } from "../apps/core/src/store/database";
 import { JobStore } from "../apps/core/src/store/job-store";
-import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "../apps/service/test/support/service-process";
-import { createTestDatabase, type TestDialect } from "../apps/service/test/support/test-database";
-import { waitFor } from "../apps/core/test/support/wait";
+import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "../testing/service-process";
+import { createTestDatabase, type TestDialect } from "../testing/test-database";
+import { waitFor } from "../testing/wait";
 
 const dialect = (process.argv[2] ?? "sqlite") as TestDialect;
 const SEQUENTIAL = Number(process.env.SEQUENTIAL ?? 300);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
-import { startServiceProcess } from "../apps/service/test/support/service-process";
+import { startServiceProcess } from "../testing/service-process";
 
 /**
  * Chaos run: the all-in-one service on SQLite as a child process, jobs submitted continuously

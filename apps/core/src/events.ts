@@ -15,6 +15,12 @@ export interface JobClaimedEvent {
   queueMs: number;
 }
 
+/** One claim for one pool: the jobs it took (0: none was ready), or null when the database refused it. */
+export interface ClaimEvent {
+  pool: "cpu" | "io";
+  claimed: number | null;
+}
+
 /**
  * The end of one attempt, once recorded: `end` says how it ended, `status` the state it left the
  * job in (PENDING after a "retry" or a "given-back" attempt). `errorName` is the recorded
@@ -34,8 +40,8 @@ export interface JobSettledEvent {
  * Lifecycle signals inside one process. In the all-in-one mode the API and the dispatcher share
  * one bus, so a submission wakes the dispatcher at once and a cancel reaches it at once; across
  * processes the store's notifier carries the same signals (or the safety poll finds them).
- * The lifecycle facts (`jobs:submitted`, `job:claimed`, `job:settled`, `jobs:reclaimed`) stay in
- * their process: they feed that process's metrics.
+ * The lifecycle facts (`jobs:submitted`, `claim`, `job:claimed`, `job:settled`, `jobs:reclaimed`)
+ * stay in their process: they feed that process's metrics.
  */
 export interface JobEventMap {
   /**
@@ -54,6 +60,8 @@ export interface JobEventMap {
   /** Jobs were committed by this process's API (one event per commit). */
   "jobs:submitted": [jobs: readonly JobSubmittedEvent[]];
   "job:claimed": [event: JobClaimedEvent];
+  /** The claim loop asked the database for work (one event per claim, whatever it found). */
+  claim: [event: ClaimEvent];
   "job:settled": [event: JobSettledEvent];
   /** The reaper (or a restart) took back jobs whose worker stopped heartbeating. */
   "jobs:reclaimed": [count: number];

@@ -5,7 +5,7 @@ import type { Worker } from "node:worker_threads";
 import { openDatabase } from "../src/store/database";
 import { migrate } from "../src/store/migrate";
 import { SqliteError, SqliteWriter, SqliteWriterStoppedError } from "../src/store/sqlite/writer";
-import { waitFor } from "./support/wait";
+import { waitFor } from "../../../testing/wait";
 
 let dir: string;
 let writer: SqliteWriter;

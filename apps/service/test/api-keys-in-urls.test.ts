@@ -4,8 +4,8 @@ import type { Service } from "../src/service";
 import { openEventStream, openSocket, refusedStatus } from "./support/live-clients";
 import { startServiceKeepingLogs } from "./support/logged-service";
 import { startTestService, type TestService } from "./support/test-service";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { createTestDatabase, type TestDatabase } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 /**
  * A key in a URL ends up in browser history, proxy logs and Referer headers. It is accepted only

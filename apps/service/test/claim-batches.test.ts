@@ -1,7 +1,8 @@
-import type { JobStore } from "../../core/src/store/job-store";
+import { sample } from "./support/prometheus-text";
 import { startTestService, type TestService } from "./support/test-service";
 
-const SLOTS = 8;
+/** Claims take at most half of it: 2, and the metric's buckets 1 and 2 tell a claim of 2 from every smaller one. */
+const SLOTS = 4;
 let t: TestService;
 beforeAll(async () => {
   t = await startTestService("claim-batches", { POLL_INTERVAL_MS: "60000", IO_THREADS: "1", IO_CONCURRENCY_PER_THREAD: String(SLOTS) });
@@ -10,29 +11,28 @@ afterAll(async () => {
   await t.stop();
 });
 
-/** The limit of every io claim (the pool that runs `sleep`) the dispatcher makes, from now until stop(). */
-function recordIoClaimLimits(store: JobStore): { limits: number[]; stop(): void } {
-  const limits: number[] = [];
-  const original = store.claimBatch;
-  Object.assign(store, {
-    claimBatch: (args: Parameters<JobStore["claimBatch"]>[0]) => {
-      if (args.types.includes("sleep")) limits.push(args.limit);
-      return original.call(store, args);
-    },
-  });
-  return { limits, stop: () => Object.assign(store, { claimBatch: original }) };
+/** The io pool's claim sizes as an operator reads them: how many claims took jobs, and how many took at most `le`. */
+async function ioClaimSizes(): Promise<{ count: number; atMost(le: number): number }> {
+  const text = (await t.http.get("/metrics")).text;
+  return {
+    count: sample(text, "taskq_claim_size_count", { pool: "io" }),
+    atMost: (le) => sample(text, "taskq_claim_size_bucket", { pool: "io", le: String(le) }),
+  };
 }
 
 describe("a pool is refilled in staggered claims of at most half its slots", () => {
-  test("no claim asks for more than half the io slots, and every slot is still used", async () => {
-    const claims = recordIoClaimLimits(t.service.store);
+  test("no claim takes more than half the io slots, and every slot is still used", async () => {
+    const before = await ioClaimSizes();
     const res = await t.http.post("/jobs/batch").send({ jobs: Array.from({ length: 5 * SLOTS }, () => ({ type: "sleep", payload: { ms: 150 } })) });
     expect(res.status).toBe(202);
     const ids = (res.body.jobs as { id: string }[]).map((j) => j.id);
     await Promise.all(ids.map((id) => t.waitForJob(id, "DONE")));
-    claims.stop();
+    const after = await ioClaimSizes();
 
-    expect(Math.max(...claims.limits)).toBe(SLOTS / 2);
+    const claims = after.count - before.count;
+    // Every claim took at most SLOTS / 2 jobs, and some took exactly that many.
+    expect(after.atMost(SLOTS / 2) - before.atMost(SLOTS / 2)).toBe(claims);
+    expect(after.atMost(SLOTS / 2 - 1) - before.atMost(SLOTS / 2 - 1)).toBeLessThan(claims);
     // Two claims fill the pool: at some moment all SLOTS jobs ran at once.
     const runs = await Promise.all(ids.map(async (id) => (await t.http.get(`/jobs/${id}`)).body as { started_at: string; finished_at: string }));
     const spans = runs.map((r) => [Date.parse(r.started_at), Date.parse(r.finished_at)] as const);

@@ -4,7 +4,7 @@ import { JobStore, type NewJob } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
 import { sqliteStatements } from "../../core/src/store/sqlite/statements";
 import { nowMs } from "../../core/src/time";
-import { createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
+import { createTestDatabase, type TestDatabase, testDialect } from "../../../testing/test-database";
 
 let db: TestDatabase;
 let store: JobStore;

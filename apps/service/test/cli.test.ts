@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { JobResource } from "../../core/src/jobs/job";
 import { projectRoot } from "../../core/src/paths";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 const KEY = "cli-test-key-000001";
 const BIN = join(projectRoot(), "bin", "taskq.js");

@@ -4,8 +4,8 @@ import { projectRoot } from "../../core/src/paths";
 import type { LogLine } from "../../core/test/support/log-lines";
 import type { Service } from "../src/service";
 import { startServiceKeepingLogs } from "./support/logged-service";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { createTestDatabase, type TestDatabase } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 /**
  * Requests that are the client's mistake, however odd, get a 4xx problem: never a 5xx, never an

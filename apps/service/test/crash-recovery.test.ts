@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
 import { sqlitePath } from "../../core/src/store/database";
-import { createTestDatabase, testDialect, type TestDatabase } from "./support/test-database";
+import { createTestDatabase, testDialect, type TestDatabase } from "../../../testing/test-database";
 import { type ServiceProcess, startServiceProcess } from "./support/service-process";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 const JOBS = 300;
 const SUBMITTERS = 10;

@@ -125,6 +125,15 @@ describe("Dockerfile", () => {
     expect(existsSync(join(root, "prisma/postgresql/migrations"))).toBe(true);
   });
 
+  test("compiles the product only: the build stage and npm run build compile tsconfig.json, which covers apps/*/src and nothing else", () => {
+    const build = steps.filter((s) => s.stage === "build" && s.op === "RUN").map((s) => s.args).join("\n");
+    expect(build).toMatch(/tsc -b tsconfig\.json\b/);
+    expect((JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts.build).toBe("tsc -b tsconfig.json");
+    const product = JSON.parse(read("tsconfig.json")) as { include: string[]; files?: string[] };
+    expect(product.files).toBeUndefined();
+    for (const glob of product.include) expect(glob).toMatch(/^apps\/\*\/src\//);
+  });
+
   test("runs as a non-root user, exposes the default PORT, and starts the service entry that npm start runs", () => {
     const user = runtime.filter((s) => s.op === "USER").map((s) => s.args);
     expect(user).toHaveLength(1);

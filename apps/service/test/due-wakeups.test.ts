@@ -1,6 +1,6 @@
 import { nowMs } from "../../core/src/time";
 import { DueWakeups } from "../../worker/src/due-wakeups";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 describe("DueWakeups", () => {
   test("wakes once per due time, in order, never before it; past times (even within this millisecond) and duplicates add nothing", async () => {

@@ -1,7 +1,7 @@
 import WebSocket from "ws";
 import { openSocket, type SocketClient, updateOf } from "./support/live-clients";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 /**
  * Many clients subscribed to everything, then a batch: the server must not spend its event loop

@@ -1,7 +1,7 @@
 import type { JobStatus } from "../../core/src/jobs/job";
 import { migrate } from "../../core/src/store/migrate";
 import { startTestService, type TestService } from "./support/test-service";
-import { countJobsInTable, testDialect } from "./support/test-database";
+import { countJobsInTable, testDialect } from "../../../testing/test-database";
 
 /**
  * The counts by status that /stats, the dashboard and the taskq_jobs gauge show come from

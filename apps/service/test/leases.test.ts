@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { nowMs } from "../../core/src/time";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 let t: TestService;
 beforeAll(async () => {

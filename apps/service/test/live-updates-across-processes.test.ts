@@ -1,6 +1,6 @@
 import { jobOf, openEventStream, openSocket, updateOf } from "./support/live-clients";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "./support/service-process";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
+import { createTestDatabase, type TestDatabase } from "../../../testing/test-database";
 
 let db: TestDatabase;
 let api: ServiceProcess;

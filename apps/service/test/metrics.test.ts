@@ -1,6 +1,7 @@
 import { nowMs } from "../../core/src/time";
+import { sample } from "./support/prometheus-text";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 let t: TestService;
 beforeAll(async () => {
@@ -9,17 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.stop();
 });
-
-/** The value of one sample of the Prometheus text format, labels matched as a subset; 0 if absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return 0;
-}
 
 const scrape = async () => {
   const res = await t.http.get("/metrics");
@@ -50,6 +40,10 @@ describe("GET /metrics and GET /stats", () => {
     expect(sample(text, "taskq_job_run_seconds_count", { type: "fail", status: "PENDING" })).toBe(1);
     expect(sample(text, "taskq_job_run_seconds_count", { type: "fail", status: "FAILED" })).toBe(1);
     expect(sample(text, "taskq_jobs", { status: "FAILED" })).toBe(2);
+    // The noop and fail jobs were claimed by the io pool, the hash job by the cpu pool.
+    expect(sample(text, "taskq_claims_total", { pool: "io", result: "jobs" })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, "taskq_claims_total", { pool: "cpu", result: "jobs" })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, "taskq_claim_size_sum", { pool: "cpu" })).toBe(1);
     expect(sample(text, "taskq_pool_slots", { pool: "cpu" })).toBe(2);
     expect(sample(text, "taskq_pool_slots", { pool: "io" })).toBeGreaterThan(0);
     expect(text).toMatch(/^taskq_pool_utilization_ratio\{pool="cpu"\} /m);

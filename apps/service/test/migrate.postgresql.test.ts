@@ -4,7 +4,7 @@ import { openDatabase, postgresSchema } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
 import { readMigrations } from "../../core/src/store/migrations";
-import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "./support/test-database";
+import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "../../../testing/test-database";
 
 let db: TestDatabase;
 let pg: Client;

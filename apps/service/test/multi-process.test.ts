@@ -5,8 +5,8 @@ import { Client } from "pg";
 import { openDatabase } from "../../core/src/store/database";
 import { JobStore } from "../../core/src/store/job-store";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo, withOutputOf } from "./support/service-process";
-import { countJobsInTable, createTestDatabase, POSTGRES_TEST_URL, type TestDatabase, testDialect } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { countJobsInTable, createTestDatabase, POSTGRES_TEST_URL, type TestDatabase, testDialect } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 /**
  * Separate API and worker processes on one database: SQLite (one file, WAL) with 1 API and 3

@@ -6,8 +6,8 @@ import { type Database, openDatabase, postgresSchema } from "../../core/src/stor
 import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
 import { signalChannel } from "../../core/src/store/postgresql/listen-notify";
-import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { createTestDatabase, POSTGRES_TEST_URL, type TestDatabase } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 const logger = createLogger({ level: "error", pretty: true });
 let db: TestDatabase;

@@ -5,8 +5,8 @@ import { openDatabase } from "../../core/src/store/database";
 import { migrate } from "../../core/src/store/migrate";
 import { type Notifier, startNotifier } from "../../core/src/store/notifier";
 import { nextPollMs, STAY_FAST_MS } from "../../core/src/store/sqlite/signals";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { createTestDatabase, type TestDatabase } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 /** Two notifiers on one database, each with its own connections and bus: two processes as far as the database can tell. */
 interface Peer {

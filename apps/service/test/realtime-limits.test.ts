@@ -1,6 +1,6 @@
 import { ask, openEventStream, openSocket, refusedStatus, type SocketClient } from "./support/live-clients";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 /**
  * One client must not be able to stall the service by opening live connections or subscribing

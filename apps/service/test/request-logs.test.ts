@@ -1,8 +1,8 @@
 import request from "supertest";
 import { serviceUrl } from "../src/service";
 import { startServiceKeepingLogs } from "./support/logged-service";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { createTestDatabase, type TestDatabase } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 /** A real service whose log lines (at `level`) are kept as parsed JSON. */
 const serviceLoggingAt = (level: string, db: TestDatabase) => startServiceKeepingLogs(db, { LOG_LEVEL: level, WORKER_ID: `test-logs-${level}` });

@@ -1,5 +1,5 @@
 import { nowMs } from "../../core/src/time";
-import { createTestDatabase } from "./support/test-database";
+import { createTestDatabase } from "../../../testing/test-database";
 import { startTestService } from "./support/test-service";
 
 describe("work survives a restart of the service", () => {

@@ -1,7 +1,7 @@
 import { PURGE_BATCH } from "../../core/src/store/job-store";
-import { countJobsInTable } from "./support/test-database";
+import { countJobsInTable } from "../../../testing/test-database";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 const HOUR_MS = 3_600_000;
 let t: TestService;

@@ -1,5 +1,5 @@
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 let t: TestService;
 beforeAll(async () => {

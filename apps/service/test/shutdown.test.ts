@@ -1,5 +1,5 @@
 import type { JobResource, JobRow } from "../../core/src/jobs/job";
-import { createTestDatabase, type TestDatabase } from "./support/test-database";
+import { createTestDatabase, type TestDatabase } from "../../../testing/test-database";
 import { startTestService } from "./support/test-service";
 
 /**

@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 /**
  * A client that sends its request a byte at a time holds a socket (and its buffers) for as long

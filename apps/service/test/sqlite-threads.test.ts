@@ -3,9 +3,9 @@ import request from "supertest";
 import type { JobResource } from "../../core/src/jobs/job";
 import type { Service } from "../src/service";
 import { startServiceKeepingLogs } from "./support/logged-service";
-import { createTestDatabase, type TestDatabase, testDialect } from "./support/test-database";
+import { createTestDatabase, type TestDatabase, testDialect } from "../../../testing/test-database";
 import { startTestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 /** What an out-of-memory end or a crash of either thread looks like (both are private to SqliteWriter). */
 function writerThreads(service: Service): { worker: Worker; checkpointer: Worker } {

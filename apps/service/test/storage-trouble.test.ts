@@ -2,8 +2,8 @@ import { Worker } from "node:worker_threads";
 import { sqlitePath } from "../../core/src/store/database";
 import type { JobStore } from "../../core/src/store/job-store";
 import { startTestService, type TestService } from "./support/test-service";
-import { testDialect } from "./support/test-database";
-import { waitFor } from "../../core/test/support/wait";
+import { testDialect } from "../../../testing/test-database";
+import { waitFor } from "../../../testing/wait";
 
 const BUSY_TIMEOUT_MS = 500;
 let t: TestService;

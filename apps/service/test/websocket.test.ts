@@ -1,7 +1,7 @@
 import type { JobResource } from "../../core/src/jobs/job";
 import { ask, openSocket, refusedStatus, type SocketClient, updateOf } from "./support/live-clients";
 import { startTestService, type TestService } from "./support/test-service";
-import { waitFor } from "../../core/test/support/wait";
+import { waitFor } from "../../../testing/wait";
 
 let t: TestService;
 let wsUrl: string;

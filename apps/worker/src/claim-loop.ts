@@ -1,5 +1,6 @@
 import { Mutex } from "async-mutex";
 import type { Config } from "../../core/src/config";
+import type { JobEvents } from "../../core/src/events";
 import type { HandlerKind } from "../../core/src/handlers/handler";
 import type { Logger } from "../../core/src/logger";
 import type { ClaimedJob, JobStore } from "../../core/src/store/job-store";
@@ -28,6 +29,7 @@ export interface ClaimLoopDeps {
   pools: ThreadPools;
   config: Pick<Config, "WORKER_ID" | "LEASE_MS" | "POLL_INTERVAL_MS">;
   log: Logger;
+  events: JobEvents;
   running: RunningAttempts;
   /** The types this worker runs, by the pool that runs them. */
   typesByKind: Readonly<Record<HandlerKind, readonly string[]>>;
@@ -127,7 +129,7 @@ export class ClaimLoop {
   private async fill(): Promise<void> {
     if (this.fillQueued) return;
     this.fillQueued = true;
-    const { store, pools, config, running, typesByKind } = this.deps;
+    const { store, pools, config, events, running, typesByKind } = this.deps;
     try {
       await this.mutex.runExclusive(async () => {
         this.fillQueued = false;
@@ -139,7 +141,14 @@ export class ClaimLoop {
             const limit = Math.min(capacity - running.busySlots(kind), largestClaim(capacity));
             if (limit <= 0 || typesByKind[kind].length === 0 || this.foundEmpty(kind)) continue;
             const announcedBefore = this.announced[kind];
-            const jobs = await store.claimBatch({ owner: config.WORKER_ID, types: typesByKind[kind], limit, leaseMs: config.LEASE_MS });
+            let jobs: ClaimedJob[];
+            try {
+              jobs = await store.claimBatch({ owner: config.WORKER_ID, types: typesByKind[kind], limit, leaseMs: config.LEASE_MS });
+            } catch (error) {
+              events.emit("claim", { pool: kind, claimed: null });
+              throw error;
+            }
+            events.emit("claim", { pool: kind, claimed: jobs.length });
             for (const job of jobs) this.deps.launch(kind, job);
             // A full batch means there may be more ready work than we took.
             if (jobs.length === limit) more = true;

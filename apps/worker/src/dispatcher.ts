@@ -49,7 +49,7 @@ export class Dispatcher {
     const log = this.log;
     const { typesByKind, kindOfType } = typesRunHere(deps.registry, config.WORKER_JOB_TYPES);
     this.typesByKind = typesByKind;
-    this.claimLoop = new ClaimLoop({ store, pools, config, log, running, typesByKind, kindOfType, launch: this.launch });
+    this.claimLoop = new ClaimLoop({ store, pools, config, log, events, running, typesByKind, kindOfType, launch: this.launch });
     this.leaseKeeper = new LeaseKeeper({ store, running, config });
     this.reaper = new Reaper({ store, events, log, config });
     this.progress = new ProgressForwarder({ store, running, events });

@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { JobClaimedEvent, JobEvents, JobSettledEvent, JobSubmittedEvent } from "../events";
+import type { ClaimEvent, JobClaimedEvent, JobEvents, JobSettledEvent, JobSubmittedEvent } from "../events";
 import { JOB_STATUSES, type JobStatus } from "../jobs/job";
 import type { Logger } from "../logger";
 
@@ -23,6 +23,8 @@ export interface MetricsSources {
 /** Seconds: from a few ms (noop) to an hour (long hash jobs, scheduled backlogs). */
 const JOB_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const HTTP_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+/** Jobs per claim: a claim takes at most half a pool's slots, and pools are sized in powers of two by default. */
+const CLAIM_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /**
  * The process's Prometheus registry. Lifecycle counters and histograms follow the typed events
@@ -51,6 +53,19 @@ export class Metrics {
     const retries = new Counter({ name: "taskq_job_retries_total", help: "Failed attempts that were scheduled to run again.", labelNames: ["type"], registers });
     const timeouts = new Counter({ name: "taskq_job_timeouts_total", help: "Attempts stopped because they exceeded their timeout.", labelNames: ["type"], registers });
     const reclaimed = new Counter({ name: "taskq_lease_recoveries_total", help: "RUNNING jobs taken back after their worker stopped heartbeating (or restarted).", registers });
+    const claims = new Counter({
+      name: "taskq_claims_total",
+      help: "Claims this process's worker made, per pool: those that took jobs, those that found none ready, and those the database refused.",
+      labelNames: ["pool", "result"],
+      registers,
+    });
+    const claimSize = new Histogram({
+      name: "taskq_claim_size",
+      help: "Jobs taken by each claim that took any, per pool (at most half the pool's slots).",
+      labelNames: ["pool"],
+      buckets: CLAIM_SIZE_BUCKETS,
+      registers,
+    });
     const queueSeconds = new Histogram({
       name: "taskq_job_queue_seconds",
       help: "Time from ready (run_at) to claimed, per attempt.",
@@ -115,6 +130,14 @@ export class Metrics {
     const onSubmitted = (jobs: readonly JobSubmittedEvent[]) => {
       for (const job of jobs) submitted.inc({ type: job.type });
     };
+    const onClaim = (e: ClaimEvent) => {
+      if (e.claimed === null) claims.inc({ pool: e.pool, result: "failed" });
+      else if (e.claimed === 0) claims.inc({ pool: e.pool, result: "empty" });
+      else {
+        claims.inc({ pool: e.pool, result: "jobs" });
+        claimSize.observe({ pool: e.pool }, e.claimed);
+      }
+    };
     const onClaimed = (e: JobClaimedEvent) => queueSeconds.observe({ type: e.type }, Math.max(0, e.queueMs) / 1000);
     const onSettled = (e: JobSettledEvent) => {
       runSeconds.observe({ type: e.type, status: e.status }, e.runMs / 1000);
@@ -126,11 +149,13 @@ export class Metrics {
     const onReclaimed = (count: number) => reclaimed.inc(count);
     const { events } = sources;
     events.on("jobs:submitted", onSubmitted);
+    events.on("claim", onClaim);
     events.on("job:claimed", onClaimed);
     events.on("job:settled", onSettled);
     events.on("jobs:reclaimed", onReclaimed);
     this.detach = () => {
       events.off("jobs:submitted", onSubmitted);
+      events.off("claim", onClaim);
       events.off("job:claimed", onClaimed);
       events.off("job:settled", onSettled);
       events.off("jobs:reclaimed", onReclaimed);

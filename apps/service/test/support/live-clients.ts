@@ -1,7 +1,7 @@
 import WebSocket from "ws";
 import { parseEventStream, type ServerSentEvent } from "../../../client/src/event-stream";
 import type { JobResource } from "../../../core/src/jobs/job";
-import { waitFor } from "../../../core/test/support/wait";
+import { waitFor } from "../../../../testing/wait";
 import { contractAt } from "./contract-capture";
 
 /** An open SSE response: its events as they arrive, and a way to hang up. */

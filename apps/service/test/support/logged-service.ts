@@ -4,8 +4,8 @@ import { keepLogLines, type LogLine } from "../../../core/test/support/log-lines
 import { type Service, startService } from "../../src/service";
 import { checkAnswersOf, settingsOf } from "./contract-capture";
 import { contractFor } from "./openapi-contract";
-import type { TestDatabase } from "./test-database";
-import { TEST_ENV } from "./test-service";
+import type { TestDatabase } from "../../../../testing/test-database";
+import { TEST_ENV } from "../../../../testing/test-env";
 
 /**
  * A real service (TEST_ENV, then `env`) whose log lines at LOG_LEVEL (default info) are kept as

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import type { JobStatus } from "../../../core/src/jobs/job";
-import type { JobStore } from "../../../core/src/store/job-store";
+import type { JobStatus } from "../apps/core/src/jobs/job";
+import type { JobStore } from "../apps/core/src/store/job-store";
 
 /**
  * Each test file gets its own database: a fresh SQLite file, or — when TEST_DATABASE=postgresql
