@@ -16,8 +16,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
-import { openDatabase } from "../apps/core/src/store/database";
-import { JobStore } from "../apps/core/src/store/job-store";
+import { openStore } from "../testing/open-store";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo } from "../testing/service-process";
 import { createTestDatabase, type TestDialect } from "../testing/test-database";
 import { waitFor } from "../testing/wait";
@@ -43,7 +42,7 @@ async function main(): Promise<void> {
     processes.push(...(await Promise.all(Array.from({ length: APIS }, (_, i) => startServiceProcess(`api-${i + 1}`, env(WORKERS === 0 ? "all" : "api"))))));
     processes.push(...(await Promise.all(Array.from({ length: WORKERS }, (_, i) => startServiceProcess(`worker-${i + 1}`, env("worker"))))));
     const apis = processes.slice(0, APIS);
-    const store = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
+    const store = await openStore(db.url);
 
     const latencies: number[] = [];
     for (let i = 0; i < SEQUENTIAL; i++) {

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { projectRoot } from "../apps/core/src/paths";
+import { freePort } from "./free-port";
 import { TEST_ENV } from "./test-env";
 import { waitFor } from "./wait";
 
@@ -123,16 +123,4 @@ export async function withOutputOf<T>(processes: readonly ServiceProcess[], step
 /** Stops every process, in parallel; a process that already exited is fine. */
 export async function stopAll(processes: readonly ServiceProcess[]): Promise<void> {
   await Promise.all(processes.map((p) => p.stop()));
-}
-
-/** A port the OS just handed out and released; the child binds it a moment later. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -11,7 +11,7 @@ import { addMetricsRoute } from "../../core/src/http/metrics.routes";
 import type { Logger } from "../../core/src/logger";
 import type { Metrics } from "../../core/src/metrics/metrics";
 import type { JobStore } from "../../core/src/store/job-store";
-import { StorageUnavailableError } from "../../core/src/store/storage-error";
+import { type StorageFailureReason, StorageUnavailableError } from "../../core/src/store/storage-error";
 import { type Authenticator, exchangeKeyForSession, requireApiKey } from "./auth";
 import type { RealtimeLimits } from "./client-limits";
 import { addDashboardAssets, dashboardPage } from "./dashboard.routes";
@@ -83,12 +83,20 @@ export function createApp(deps: AppDeps): Express {
   app.use(routeNotFound);
   app.use(
     problemHandler({
-      // The database failed, not the client.
-      mapUnexpected: (error) =>
-        error instanceof StorageUnavailableError
-          ? new HttpProblem(503, "storage-unavailable", "Storage unavailable", "The database did not accept the request; nothing was stored. Retry later.", undefined, { "Retry-After": "1" })
-          : null,
+      // The database failed, not the client. The store logs the outage (StorageHealth), not each refusal.
+      mapUnexpected: (error) => (error instanceof StorageUnavailableError ? storageProblem(error.reason) : null),
     }),
   );
   return app;
+}
+
+/** What the operator reads first: whether the disk is full. Never a path or a driver's message. */
+const STORAGE_PROBLEMS: Record<StorageFailureReason, { detail: string; retryAfterS: number }> = {
+  "disk-full": { detail: "The database's disk is full; nothing was stored. Retry once space has been freed.", retryAfterS: 10 },
+  unavailable: { detail: "The database did not accept the request; nothing was stored. Retry later.", retryAfterS: 1 },
+};
+
+function storageProblem(reason: StorageFailureReason): HttpProblem {
+  const { detail, retryAfterS } = STORAGE_PROBLEMS[reason];
+  return new HttpProblem(503, "storage-unavailable", "Storage unavailable", detail, undefined, { "Retry-After": String(retryAfterS) });
 }

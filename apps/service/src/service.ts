@@ -53,7 +53,7 @@ export async function startService(config: Config, logger = defaultLogger(config
   const applied = await migrate(config.DATABASE_URL, { busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS });
   if (applied.length > 0) logger.info("migrations applied", { applied });
   const db = await openDatabase(config.DATABASE_URL, { busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS });
-  const store = new JobStore(db);
+  const store = new JobStore(db, logger);
   const events = new JobEvents();
   const registry = createRegistry({ includeTestHandlers: config.ENABLE_TEST_HANDLERS });
 
@@ -68,7 +68,13 @@ export async function startService(config: Config, logger = defaultLogger(config
     throw error;
   }
   const readiness: Record<string, () => void> = worker ? { pool: () => assertPoolStarted(worker) } : {};
-  const metrics = new Metrics({ events, logger, countByStatus: () => store.countByStatus(), pools: worker ? () => poolStats(worker) : undefined });
+  const metrics = new Metrics({
+    events,
+    logger,
+    countByStatus: () => store.countByStatus(),
+    pools: worker ? () => poolStats(worker) : undefined,
+    storageFailures: () => store.health.failures(),
+  });
   const feed = config.ROLE === "worker" ? null : new JobFeed(store, events, (row) => toJobResource(row, { exposeStack: config.EXPOSE_ERROR_STACK }), logger);
   // One of each per process: the HTTP routes and the WebSocket share the sessions' secret and the counts.
   const auth = authenticatorFor(config);

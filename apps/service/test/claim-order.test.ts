@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { openDatabase } from "../../core/src/store/database";
-import { JobStore, type NewJob } from "../../core/src/store/job-store";
+import type { JobStore, NewJob } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
 import { sqliteStatements } from "../../core/src/store/sqlite/statements";
 import { nowMs } from "../../core/src/time";
+import { openStore } from "../../../testing/open-store";
 import { createTestDatabase, type TestDatabase, testDialect } from "../../../testing/test-database";
 
 let db: TestDatabase;
@@ -11,7 +11,7 @@ let store: JobStore;
 beforeAll(async () => {
   db = await createTestDatabase("claim_order");
   await migrate(db.url, { busyTimeoutMs: 5_000 });
-  store = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
+  store = await openStore(db.url);
 });
 afterAll(async () => {
   await store.close();

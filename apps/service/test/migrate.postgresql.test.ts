@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { openDatabase, postgresSchema } from "../../core/src/store/database";
+import { createLogger } from "../../core/src/logger";
 import { JobStore } from "../../core/src/store/job-store";
 import { migrate } from "../../core/src/store/migrate";
 import { readMigrations } from "../../core/src/store/migrations";
@@ -33,7 +34,7 @@ describe("PostgreSQL migrations and the schema named in DATABASE_URL", () => {
 
   test("raw SQL (enqueue, claim) and Prisma model queries both read and write the URL's schema, not public", async () => {
     const database = await openDatabase(db.url, { busyTimeoutMs: 5_000 });
-    const store = new JobStore(database);
+    const store = new JobStore(database, createLogger({ level: "error", pretty: false }));
     try {
       const id = randomUUID();
       const now = Date.now();

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { openDatabase } from "../../core/src/store/database";
-import { JobStore } from "../../core/src/store/job-store";
+import type { JobStore } from "../../core/src/store/job-store";
+import { openStore } from "../../../testing/open-store";
 import { type ServiceProcess, startServiceProcess, stopAll, submitTo, withOutputOf } from "./support/service-process";
 import { countJobsInTable, createTestDatabase, POSTGRES_TEST_URL, type TestDatabase, testDialect } from "../../../testing/test-database";
 import { waitFor } from "../../../testing/wait";
@@ -56,7 +56,7 @@ beforeAll(async () => {
   ]);
   apis.push(...started.slice(0, API_COUNT));
   hashWorker = started[API_COUNT]!;
-  observer = new JobStore(await openDatabase(db.url, { busyTimeoutMs: 5_000 }));
+  observer = await openStore(db.url);
   if (testDialect === "postgresql") {
     admin = new Client({ connectionString: POSTGRES_TEST_URL });
     await admin.connect();

@@ -1,6 +1,5 @@
-import { Worker } from "node:worker_threads";
-import { sqlitePath } from "../../core/src/store/database";
-import type { JobStore } from "../../core/src/store/job-store";
+import { holdJobsWriteLock } from "./support/jobs-write-lock";
+import { sample } from "./support/prometheus-text";
 import { startTestService, type TestService } from "./support/test-service";
 import { testDialect } from "../../../testing/test-database";
 import { waitFor } from "../../../testing/wait";
@@ -17,59 +16,21 @@ afterAll(async () => {
 const count = () => t.service.store.db.prisma.job.count();
 
 /**
- * Holds SQLite's write lock from another thread (better-sqlite3 waits synchronously, so the
- * holder must not share the service's thread) until `releaseAfterMs`, or until released.
- */
-async function holdWriteLock(file: string, releaseAfterMs: number | null): Promise<{ release(): Promise<void> }> {
-  const worker = new Worker(
-    `const { parentPort, workerData } = require("node:worker_threads");
-     const db = new (require(workerData.driver))(workerData.file);
-     db.exec("BEGIN EXCLUSIVE");
-     parentPort.postMessage("locked");
-     const release = () => { db.exec("COMMIT"); db.close(); parentPort.postMessage("released"); parentPort.close(); };
-     if (workerData.releaseAfterMs !== null) setTimeout(release, workerData.releaseAfterMs);
-     else parentPort.once("message", release);`,
-    { eval: true, workerData: { driver: require.resolve("better-sqlite3"), file, releaseAfterMs } },
-  );
-  const released = new Promise<void>((resolve, reject) => {
-    worker.on("message", (m) => m === "released" && resolve());
-    worker.on("error", reject);
-  });
-  await new Promise<void>((resolve, reject) => {
-    worker.once("message", () => resolve());
-    worker.once("error", reject);
-  });
-  return {
-    async release() {
-      if (releaseAfterMs === null) worker.postMessage("release");
-      await released;
-      await worker.terminate();
-    },
-  };
-}
-
-/**
  * Makes the database refuse the status updates `when` matches (a trigger, as a locked or read-only
- * database would) until lift(), and counts the calls of `store[method]` that failed meanwhile.
+ * database would) until lift(). `failures()` counts the store's failed `operation`s since, as
+ * an operator reads them on /metrics.
  */
-async function refuse(store: JobStore, method: "settle" | "claimBatch", when: string): Promise<{ count(): number; lift(): Promise<void> }> {
-  await store.db.prisma.$executeRawUnsafe(`CREATE TRIGGER refuse BEFORE UPDATE OF status ON jobs WHEN ${when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
-  let failed = 0;
-  const original = store[method];
-  const counting = (...args: Parameters<typeof original>) =>
-    (original as (...a: typeof args) => Promise<unknown>).apply(store, args).catch((error: unknown) => {
-      failed++;
-      throw error;
-    });
-  Object.assign(store, { [method]: counting });
+async function refuse(service: TestService, operation: "settle" | "claimBatch", when: string): Promise<{ failures(): Promise<number>; lift(): Promise<void> }> {
+  const failed = async () => sample((await service.http.get("/metrics")).text, "taskq_storage_failures_total", { operation });
+  const before = await failed();
+  await service.service.store.db.prisma.$executeRawUnsafe(`CREATE TRIGGER refuse BEFORE UPDATE OF status ON jobs WHEN ${when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
   let lifted = false;
   return {
-    count: () => failed,
+    failures: async () => (await failed()) - before,
     async lift() {
       if (lifted) return;
       lifted = true;
-      await store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse");
-      Object.assign(store, { [method]: original });
+      await service.service.store.db.prisma.$executeRawUnsafe("DROP TRIGGER refuse");
     },
   };
 }
@@ -79,7 +40,7 @@ const describeSqlite = testDialect === "sqlite" ? describe : describe.skip;
 describeSqlite("storage trouble (SQLite)", () => {
   test("a submission that cannot be committed gets a 503 problem, never a 202, and nothing is stored", async () => {
     const before = await count();
-    const lock = await holdWriteLock(sqlitePath(t.db.url), null);
+    const lock = await holdJobsWriteLock(t.db.url);
     let single;
     let batch;
     try {
@@ -105,7 +66,7 @@ describeSqlite("storage trouble (SQLite)", () => {
     // An API process that waits up to 10 s, so the 200 ms lock is well inside its budget however loaded the machine.
     const patient = await startTestService("storage_trouble_patient", { ROLE: "api", SQLITE_BUSY_TIMEOUT_MS: "10000" }, t.db);
     try {
-      const lock = await holdWriteLock(sqlitePath(t.db.url), 200);
+      const lock = await holdJobsWriteLock(t.db.url, { releaseAfterMs: 200 });
       const res = await patient.http.post("/jobs").send({ type: "noop", payload: {} });
       await lock.release();
       expect(res.status).toBe(202);
@@ -116,13 +77,12 @@ describeSqlite("storage trouble (SQLite)", () => {
   });
 
   test("an outcome the database refuses to write is retried until it is stored, not left to the lease", async () => {
-    const { store } = t.service;
     const job = await t.submit({ type: "sleep", payload: { ms: 300 } });
     await t.waitForJob(job.id, "RUNNING");
     // The database itself refuses this job's DONE (as it would while locked or read-only).
-    const refusal = await refuse(store, "settle", `NEW.id = '${job.id}' AND NEW.status = 'DONE'`);
+    const refusal = await refuse(t, "settle", `NEW.id = '${job.id}' AND NEW.status = 'DONE'`);
     try {
-      await waitFor("a refused write of the outcome", () => (refusal.count() > 0 ? true : undefined));
+      await waitFor("a refused write of the outcome", async () => ((await refusal.failures()) > 0 ? true : undefined));
       await refusal.lift();
       const done = await t.waitForJob(job.id, "DONE");
       expect(done.attempts).toBe(1);
@@ -134,11 +94,10 @@ describeSqlite("storage trouble (SQLite)", () => {
 
   test("a claim the database refuses is tried again soon, not at the next safety poll", async () => {
     const own = await startTestService("storage_trouble_claim", { POLL_INTERVAL_MS: "60000" });
-    const { store } = own.service;
-    const refusal = await refuse(store, "claimBatch", "NEW.status = 'RUNNING'");
+    const refusal = await refuse(own, "claimBatch", "NEW.status = 'RUNNING'");
     try {
       const job = await own.submit({ type: "noop", payload: {} });
-      await waitFor("a refused claim", () => (refusal.count() > 0 ? true : undefined));
+      await waitFor("a refused claim", async () => ((await refusal.failures()) > 0 ? true : undefined));
       await refusal.lift();
       // Nothing else will announce the job, and the safety poll is a minute away.
       await own.waitForJob(job.id, "DONE", 20_000);

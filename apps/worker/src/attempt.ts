@@ -58,7 +58,12 @@ export class Attempt {
   abortReason: AbortReason | null = null;
   /** The last progress its handler reported, as JSON text. */
   progress: string | null = null;
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** Its handler returned (or its thread was lost): there is nothing left to stop, and it holds no timer. */
+  private handlerDone = false;
+  // Its timers, all cleared when the handler returns; none is set after that.
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  private abortResendTimer: NodeJS.Timeout | null = null;
+  private terminateTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly kind: HandlerKind,
@@ -75,7 +80,7 @@ export class Attempt {
     this.handlerReturned();
     const log = ctx.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
     try {
-      const settlement = decideOutcome({ job, abortReason: this.abortReason, progress: this.progress, now: nowMs(), retryDelayMs: ctx.retryDelayMs }, answer);
+      const settlement = decideOutcome(this, answer, nowMs(), ctx.retryDelayMs);
       if (!settlement) {
         log.warn("lease lost while running; outcome discarded");
         return;
@@ -94,7 +99,7 @@ export class Attempt {
   private async launch(): Promise<ThreadAnswer> {
     const { job, ctx } = this;
     ctx.running.started(this);
-    this.timers.push(setTimeout(() => this.abort("timeout"), job.timeoutMs));
+    this.timeoutTimer = setTimeout(() => this.abort("timeout"), job.timeoutMs);
     ctx.events.emit("job:updated", job.id);
     ctx.events.emit("job:claimed", { id: job.id, type: job.type, attempt: job.attempts, queueMs: job.startedAt - job.runAt });
     try {
@@ -105,7 +110,8 @@ export class Attempt {
   }
 
   private handlerReturned(): void {
-    for (const t of this.timers) clearTimeout(t);
+    this.handlerDone = true;
+    this.disarm();
     this.ctx.running.handlerReturned(this);
     this.ctx.pools.releaseSlot(this.kind, this.slot);
     this.ctx.slotFreed(this.kind);
@@ -128,30 +134,42 @@ export class Attempt {
     ctx.events.emit("job:updated", job.id);
   }
 
-  /** Asks the handler to stop; if it has not returned after ABORT_GRACE_MS its thread is terminated. */
+  /**
+   * Asks the handler to stop; if it has not returned after ABORT_GRACE_MS its thread is
+   * terminated. Nothing to do once the handler has returned: its end is being recorded (and
+   * whether the lease still holds is for the record's lock token to say).
+   */
   abort(reason: AbortReason): void {
-    if (this.abortReason) return;
+    if (this.abortReason || this.handlerDone) return;
     this.abortReason = reason;
     const { pools, config } = this.ctx;
     const { id, attempts } = this.job;
     pools.requestAbort(id, attempts, reason);
     // A thread still booting has not opened its channel from the main thread yet and misses the
     // message, so it is repeated until the handler returns or the grace period ends.
-    this.timers.push(setInterval(() => pools.requestAbort(id, attempts, reason), ABORT_RESEND_MS));
-    this.timers.push(setTimeout(() => this.terminate(), config.ABORT_GRACE_MS));
+    this.abortResendTimer = setInterval(() => pools.requestAbort(id, attempts, reason), ABORT_RESEND_MS);
+    this.terminateTimer = setTimeout(() => this.terminate(), config.ABORT_GRACE_MS);
   }
 
   /** Ends a handler that ignored its abort by terminating its thread; until the thread is known, tries again later. */
   private terminate(): void {
-    const { pools, running, terminatedThreads, log, config } = this.ctx;
-    if (running.get(this.job.id) !== this) return;
+    if (this.handlerDone) return;
+    const { pools, terminatedThreads, log, config } = this.ctx;
     const threadId = pools.threadRunning(this.slot);
     if (threadId !== null && pools.terminateThread(threadId)) {
       terminatedThreads.add(threadId);
       log.warn("terminated a thread whose handler ignored its abort", { jobId: this.job.id, reason: this.abortReason, threadId });
       return;
     }
-    this.timers.push(setTimeout(() => this.terminate(), config.ABORT_GRACE_MS));
+    this.terminateTimer = setTimeout(() => this.terminate(), config.ABORT_GRACE_MS);
+  }
+
+  /** Clears every timer of the attempt: when its handler returns, or when the dispatcher stops without waiting for it any longer. */
+  disarm(): void {
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    if (this.abortResendTimer) clearInterval(this.abortResendTimer);
+    if (this.terminateTimer) clearTimeout(this.terminateTimer);
+    this.timeoutTimer = this.abortResendTimer = this.terminateTimer = null;
   }
 
   /**

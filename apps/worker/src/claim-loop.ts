@@ -20,7 +20,7 @@ const CLAIM_SHARE = 0.5;
 export function largestClaim(capacity: number): number {
   return Math.ceil(capacity * CLAIM_SHARE);
 }
-/** The first retry of a claim that failed; later ones back off up to POLL_INTERVAL_MS. */
+/** The first retry after a claim failed; later ones back off up to POLL_INTERVAL_MS. */
 const CLAIM_RETRY_MS = 100;
 export const KINDS = ["cpu", "io"] as const;
 
@@ -51,7 +51,12 @@ export class ClaimLoop {
   private fillScheduled = false;
   /** A claim round is waiting for the mutex: it will see every slot freed until it starts, so no second one queues. */
   private fillQueued = false;
-  private claimRetryMs = CLAIM_RETRY_MS;
+  /**
+   * While claims fail: since when, the one timer that retries (every wake-up in between is left
+   * to it, so that an outage never runs more than one retry loop), its next delay, and the
+   * failed tries.
+   */
+  private failing: { since: number; retry: NodeJS.Timeout | null; retryMs: number; tries: number } | null = null;
   /**
    * Per kind: how many announcements of new work this loop has heard, and the count at which
    * its last claim came back short (nothing more of its types was ready). While the two are
@@ -75,6 +80,7 @@ export class ClaimLoop {
   stop(): Promise<void> {
     this.claiming = false;
     this.dueWakeups.stop();
+    if (this.failing?.retry) clearTimeout(this.failing.retry);
     return this.mutex.waitForUnlock();
   }
 
@@ -116,7 +122,7 @@ export class ClaimLoop {
    * freed and jobs submitted meanwhile are claimed together.
    */
   readonly wake = (): void => {
-    if (this.fillScheduled || !this.claiming) return;
+    if (this.fillScheduled || !this.claiming || this.failing?.retry) return;
     this.fillScheduled = true;
     const claimRound = () => {
       this.fillScheduled = false;
@@ -149,6 +155,7 @@ export class ClaimLoop {
               throw error;
             }
             events.emit("claim", { pool: kind, claimed: jobs.length });
+            if (this.failing) this.recovered();
             for (const job of jobs) this.deps.launch(kind, job);
             // A full batch means there may be more ready work than we took.
             if (jobs.length === limit) more = true;
@@ -156,13 +163,36 @@ export class ClaimLoop {
           }
         }
       });
-      this.claimRetryMs = CLAIM_RETRY_MS;
     } catch (error) {
-      // Usually a database busy for longer than its timeout: try again soon rather than a poll
-      // interval later, backing off, as each try may wait out the busy timeout.
-      this.deps.log.error("claim failed; retrying", { error, retryInMs: this.claimRetryMs });
-      setTimeout(this.wake, this.claimRetryMs).unref();
-      this.claimRetryMs = Math.min(this.claimRetryMs * 2, Math.max(CLAIM_RETRY_MS, config.POLL_INTERVAL_MS));
+      this.failed(error);
     }
+  }
+
+  /**
+   * Usually a database busy for longer than its timeout, or down: try again soon rather than a
+   * poll interval later, backing off, as each try may wait out the busy timeout, and logging the
+   * change of state rather than each try.
+   */
+  private failed(error: unknown): void {
+    if (!this.failing) {
+      this.failing = { since: Date.now(), retry: null, retryMs: CLAIM_RETRY_MS, tries: 0 };
+      this.deps.log.error("claims failing; retrying with backoff until one succeeds", { error, firstRetryInMs: CLAIM_RETRY_MS });
+    }
+    const failing = this.failing;
+    failing.tries++;
+    // A claim round that was already queued when the loop started fails too: it arms no second timer.
+    if (failing.retry || !this.claiming) return;
+    failing.retry = setTimeout(() => {
+      failing.retry = null;
+      this.wake();
+    }, failing.retryMs);
+    failing.retry.unref();
+    failing.retryMs = Math.min(failing.retryMs * 2, Math.max(CLAIM_RETRY_MS, this.deps.config.POLL_INTERVAL_MS));
+  }
+
+  private recovered(): void {
+    const { since, tries } = this.failing!;
+    this.failing = null;
+    this.deps.log.info("claims working again", { failingForMs: Date.now() - since, failedTries: tries });
   }
 }

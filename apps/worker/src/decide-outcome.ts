@@ -6,20 +6,18 @@ import type { ThreadAnswer } from "./thread-protocol";
 /** Why the dispatcher stopped a handler before it returned. */
 export type AbortReason = "timeout" | "cancel" | "shutdown" | "lease-lost";
 
-/** What decides an attempt's end besides the thread's answer. */
-export interface AttemptFacts {
-  job: Pick<ClaimedJob, "id" | "lockToken" | "attempts" | "maxAttempts" | "timeoutMs" | "errorHistory">;
+/** What of an attempt (attempt.ts) decides its end besides the thread's answer. */
+export interface AttemptState {
+  readonly job: Pick<ClaimedJob, "id" | "lockToken" | "attempts" | "maxAttempts" | "timeoutMs" | "errorHistory">;
   /** Why the dispatcher asked the handler to stop, if it did. */
-  abortReason: AbortReason | null;
+  readonly abortReason: AbortReason | null;
   /** The last progress the handler reported (JSON text), written with the end. */
-  progress: string | null;
-  now: number;
-  /** The backoff before the attempt after `attempt` (retry-policy.ts). */
-  retryDelayMs: (attempt: number) => number;
+  readonly progress: string | null;
 }
 
 /**
- * Turns a thread's answer into the row's next state; null when the job is no longer ours (its
+ * Turns a thread's answer into the row's next state, `now`, with `retryDelayMs` for the backoff
+ * before another attempt (retry-policy.ts); null when the job is no longer ours (its
  * lease was taken), so nothing may be written:
  * - done: the handler returned, even if an abort was on its way (it did the work); progress
  *   reported as a number is then 100;
@@ -29,9 +27,9 @@ export interface AttemptFacts {
  *   an error that does not say it is not retryable;
  * - failed: the rest.
  */
-export function decideOutcome(facts: AttemptFacts, answer: ThreadAnswer): Settlement | null {
-  const { job, abortReason, now } = facts;
-  const base = { id: job.id, token: job.lockToken, result: null, error: null, errorHistory: null, progress: facts.progress, runAt: null, finishedAt: null };
+export function decideOutcome(attempt: AttemptState, answer: ThreadAnswer, now: number, retryDelayMs: (attempt: number) => number): Settlement | null {
+  const { job, abortReason } = attempt;
+  const base = { id: job.id, token: job.lockToken, result: null, error: null, errorHistory: null, progress: attempt.progress, runAt: null, finishedAt: null };
   if (abortReason === "lease-lost") return null;
   if (answer.ok) return { ...base, end: "done", result: answer.result, progress: finishedProgress(base.progress), finishedAt: now };
   if (abortReason === "shutdown" || (!abortReason && isBystander(answer.error))) return { ...base, end: "given-back", runAt: now };
@@ -43,7 +41,7 @@ export function decideOutcome(facts: AttemptFacts, answer: ThreadAnswer): Settle
   const history = [...(JSON.parse(job.errorHistory) as JobError[]), error].slice(-ERROR_HISTORY_LENGTH);
   const failed = { ...base, error: JSON.stringify(error), errorHistory: JSON.stringify(history) };
   if (error.retryable !== false && job.attempts < job.maxAttempts) {
-    return { ...failed, end: "retry", runAt: now + facts.retryDelayMs(job.attempts) };
+    return { ...failed, end: "retry", runAt: now + retryDelayMs(job.attempts) };
   }
   return { ...failed, end: "failed", finishedAt: now };
 }

@@ -143,6 +143,9 @@ export class Dispatcher {
       for (const attempt of this.running.values()) attempt.abort("shutdown");
       await this.running.whenIdle(config.ABORT_GRACE_MS + 5_000);
     }
+    // An attempt that outlived both waits (a thread that would not end, a write still refused)
+    // keeps no timer past the stop: the threads its aborts would reach are about to close.
+    for (const attempt of this.running.values()) attempt.disarm();
     // Each given-back job was announced, so workers in other processes take it at once.
     await this.attempts.settlements.drain();
     for (const t of this.timers) clearInterval(t);

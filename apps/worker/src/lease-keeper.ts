@@ -11,14 +11,18 @@ import type { RunningAttempts } from "./running-attempts";
 export class LeaseKeeper {
   constructor(private readonly deps: { store: JobStore; running: RunningAttempts; config: Pick<Config, "LEASE_MS"> }) {}
 
-  /** Extends our leases; a job whose lease was taken is stopped without recording anything. */
+  /**
+   * Extends our leases; a job whose lease was taken is stopped without recording anything. The
+   * answer concerns the attempts asked about, not whichever attempt of the same job runs here by
+   * the time it comes back.
+   */
   async heartbeat(): Promise<void> {
     const { store, running, config } = this.deps;
-    const mine = [...running.values()].filter((a) => !a.abortReason).map((a) => ({ id: a.job.id, token: a.job.lockToken }));
-    const held = await store.heartbeat(mine, config.LEASE_MS);
+    const mine = new Map([...running.values()].filter((a) => !a.abortReason).map((a) => [a.job.id, a]));
+    const held = await store.heartbeat([...mine.values()].map((a) => ({ id: a.job.id, token: a.job.lockToken })), config.LEASE_MS);
     const heldIds = new Set(held.map((h) => h.id));
-    for (const { id } of mine) if (!heldIds.has(id)) running.get(id)?.abort("lease-lost");
-    for (const h of held) if (h.cancelRequested) running.get(h.id)?.abort("cancel");
+    for (const [id, attempt] of mine) if (!heldIds.has(id)) attempt.abort("lease-lost");
+    for (const h of held) if (h.cancelRequested) mine.get(h.id)?.abort("cancel");
   }
 
   /** Catches cancels that no in-process signal announced (requested through another process whose signal was missed). */

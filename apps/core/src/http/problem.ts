@@ -65,8 +65,9 @@ function isClientHttpError(error: unknown): error is { status: number } {
 
 /**
  * The one error handler: problems and body-parser errors as they are, anything else as an
- * opaque 500 (logged with its stack, never sent). `onUnexpected` lets the caller map storage
- * failures to 503.
+ * opaque 500 (logged with its stack, never sent). `mapUnexpected` lets the caller map failures
+ * it expects (storage failures: 503) to a problem; those are logged at debug level only, since
+ * their owner reports them (the store logs an outage once, not per refused request).
  */
 export function problemHandler(options: { mapUnexpected?: (error: unknown) => HttpProblem | null }): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
@@ -82,8 +83,10 @@ export function problemHandler(options: { mapUnexpected?: (error: unknown) => Ht
       problem = new HttpProblem(error.status, "unreadable-body", "Request body could not be read", "The body could not be decoded as sent.");
       req.log?.warn("unreadable request body", { error });
     } else {
-      problem = options.mapUnexpected?.(error) ?? new HttpProblem(500, "internal-error", "Internal server error", "The error was logged; quote the request id when reporting it.");
-      req.log?.error("request failed", { error });
+      const expected = options.mapUnexpected?.(error);
+      if (expected) req.log?.debug("request refused", { status: expected.status, error });
+      else req.log?.error("request failed", { error });
+      problem = expected ?? new HttpProblem(500, "internal-error", "Internal server error", "The error was logged; quote the request id when reporting it.");
     }
     if (res.headersSent) return;
     res

@@ -17,9 +17,16 @@ export interface MetricsSources {
   countByStatus: () => Promise<Record<JobStatus, number>>;
   /** Present in processes that run jobs. */
   pools?: () => Record<string, PoolStats>;
+  /** Store operations the database did not carry out since start, by operation (StorageHealth). */
+  storageFailures: () => ReadonlyMap<string, number>;
   logger: Logger;
 }
 
+/**
+ * The longest a scrape waits for the queue depth (one grouped count): a database that hangs
+ * must not take the process's other metrics down with it (Prometheus gives up after 10 s).
+ */
+const DEPTH_QUERY_MAX_MS = 1_000;
 /** Seconds: from a few ms (noop) to an hour (long hash jobs, scheduled backlogs). */
 const JOB_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 const HTTP_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
@@ -80,6 +87,16 @@ export class Metrics {
       buckets: JOB_SECONDS_BUCKETS,
       registers,
     });
+    new Counter({
+      name: "taskq_storage_failures_total",
+      help: "Store operations the database did not carry out (unreachable, refused, disk full…), by operation.",
+      labelNames: ["operation"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [operation, count] of sources.storageFailures()) this.inc({ operation }, count);
+      },
+    });
     const depth = new Gauge({
       name: "taskq_jobs",
       help: "Jobs in the store by status (the whole queue: every process reports the same value).",
@@ -87,7 +104,7 @@ export class Metrics {
       registers,
       collect: async () => {
         try {
-          const counts = await sources.countByStatus();
+          const counts = await within(sources.countByStatus(), DEPTH_QUERY_MAX_MS);
           for (const status of JOB_STATUSES) depth.set({ status }, counts[status]);
         } catch (error) {
           // A scrape still answers with the process metrics; the depth gauge keeps its last value.
@@ -181,4 +198,13 @@ export class Metrics {
   close(): void {
     this.detach();
   }
+}
+
+/** `promise`, or a rejection once `ms` have passed without it settling. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

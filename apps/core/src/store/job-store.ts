@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { type AttemptEnd, type JobRow, type JobStatus, STATUS_AFTER } from "../jobs/job";
+import type { Logger } from "../logger";
 import { nowMs } from "../time";
 import type { Database } from "./database";
 import { postgresqlStatements } from "./postgresql/statements";
 import { toPositional } from "./sqlite/run-direct";
 import { sqliteStatements } from "./sqlite/statements";
 import type { Statements } from "./statements";
-import { asStorageError } from "./storage-error";
+import { asStorageError, StorageUnavailableError } from "./storage-error";
+import { StorageHealth } from "./storage-health";
 
 /** A job ready to be stored: validated, defaults applied. */
 export interface NewJob {
@@ -125,8 +127,15 @@ export class JobStore {
   /** The claim's text by type count: built once, not on every claim (it is also the prepared-statement cache's key). */
   private readonly claimSql = new Map<number, string>();
 
-  constructor(readonly db: Database) {
+  /** How the database has answered lately: outages logged once, readiness, failures per operation. */
+  readonly health: StorageHealth;
+
+  constructor(
+    readonly db: Database,
+    logger: Logger,
+  ) {
     this.sql = db.dialect === "sqlite" ? sqliteStatements : postgresqlStatements;
+    this.health = new StorageHealth(logger);
   }
 
   private get prisma() {
@@ -134,30 +143,30 @@ export class JobStore {
   }
 
   /** Runs one of the dialect's statements: on SQLite on the writer thread, as a cached prepared statement. */
-  private async query<T>(sql: string, ...args: unknown[]): Promise<T> {
-    try {
-      return await (this.db.writer ? this.db.writer.run<T>(sql, args) : this.prisma.$queryRawUnsafe<T>(sql, ...args));
-    } catch (error) {
-      throw asStorageError(error);
-    }
+  private query<T>(operation: string, sql: string, ...args: unknown[]): Promise<T> {
+    return this.guard(operation, this.db.writer ? this.db.writer.run<T>(sql, args) : this.prisma.$queryRawUnsafe<T>(sql, ...args));
   }
 
   /**
    * Runs one of the dialect's read statements through Prisma's connection, so that a long read
    * never holds up the SQLite writer thread (and so its statements).
    */
-  private async read<T>(sql: string, ...args: unknown[]): Promise<T> {
-    if (this.db.dialect !== "sqlite") return this.guard(this.prisma.$queryRawUnsafe<T>(sql, ...args));
+  private read<T>(operation: string, sql: string, ...args: unknown[]): Promise<T> {
+    if (this.db.dialect !== "sqlite") return this.guard(operation, this.prisma.$queryRawUnsafe<T>(sql, ...args));
     const { text, order } = toPositional(sql);
-    return this.guard(this.prisma.$queryRawUnsafe<T>(text, ...order.map((i) => args[i - 1])));
+    return this.guard(operation, this.prisma.$queryRawUnsafe<T>(text, ...order.map((i) => args[i - 1])));
   }
 
-  /** A Prisma model query, its database failure as a StorageUnavailableError. */
-  private async guard<T>(query: PromiseLike<T>): Promise<T> {
+  /** Awaits one operation on the database: its failure becomes a StorageUnavailableError, and both ends count in `health`. */
+  private async guard<T>(operation: string, query: PromiseLike<T>): Promise<T> {
     try {
-      return await query;
+      const result = await query;
+      this.health.succeeded();
+      return result;
     } catch (error) {
-      throw asStorageError(error);
+      const failure = asStorageError(error);
+      if (failure instanceof StorageUnavailableError) this.health.failed(operation, failure);
+      throw failure;
     }
   }
 
@@ -166,7 +175,7 @@ export class JobStore {
     if (jobs.length === 0) return new Set();
     // Positional, in the order Statements.enqueue documents.
     const rows = jobs.map((j) => [j.id, j.type, j.payload, j.maxAttempts, j.priority, j.timeoutMs, j.runAt, j.createdAt, j.idempotencyKey, j.requestHash]);
-    const inserted = await this.query<{ id: string }[]>(this.sql.enqueue, JSON.stringify(rows));
+    const inserted = await this.query<{ id: string }[]>("enqueue", this.sql.enqueue, JSON.stringify(rows));
     return new Set(inserted.map((r) => r.id));
   }
 
@@ -176,6 +185,7 @@ export class JobStore {
     const now = nowMs();
     const token = randomUUID();
     const rows = await this.query<Record<string, unknown>[]>(
+      "claimBatch",
       this.claimText(args.types.length),
       now,
       args.owner,
@@ -213,7 +223,7 @@ export class JobStore {
     if (settlements.length === 0) return new Set();
     // Positional, in the order Statements.settle documents; a given-back attempt takes its charge back.
     const rows = settlements.map((o) => [o.id, o.token, STATUS_AFTER[o.end], o.result, o.error, o.errorHistory, o.progress, o.end === "given-back" ? -1 : 0, o.runAt, o.finishedAt]);
-    const written = await this.query<{ id: string }[]>(this.sql.settle, JSON.stringify(rows), nowMs());
+    const written = await this.query<{ id: string }[]>("settle", this.sql.settle, JSON.stringify(rows), nowMs());
     return new Set(written.map((r) => r.id));
   }
 
@@ -222,6 +232,7 @@ export class JobStore {
     if (held.length === 0) return [];
     const now = nowMs();
     const rows = await this.query<{ id: string; cancel_requested: unknown }[]>(
+      "heartbeat",
       this.sql.heartbeat,
       now + leaseMs,
       now,
@@ -234,6 +245,7 @@ export class JobStore {
   async cancelRequested(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = await this.guard(
+      "cancelRequested",
       this.prisma.job.findMany({
         where: { id: { in: [...ids] }, status: "RUNNING", cancelRequested: true },
         select: { id: true },
@@ -254,29 +266,30 @@ export class JobStore {
       retryable: true,
       at: new Date(now).toISOString(),
     });
-    return this.query<{ id: string; status: string }[]>(this.sql.reclaim, now, restartingOwner, error);
+    return this.query<{ id: string; status: string }[]>("reclaim", this.sql.reclaim, now, restartingOwner, error);
   }
 
   async saveProgress(updates: readonly { id: string; token: string; progress: string }[]): Promise<void> {
     if (updates.length === 0) return;
-    await this.query(this.sql.progress, JSON.stringify(updates), nowMs());
+    await this.query("saveProgress", this.sql.progress, JSON.stringify(updates), nowMs());
   }
 
   async get(id: string): Promise<JobRow | null> {
-    return this.guard(this.prisma.job.findUnique({ where: { id } }));
+    return this.guard("get", this.prisma.job.findUnique({ where: { id } }));
   }
 
   async getMany(ids: readonly string[]): Promise<JobRow[]> {
-    return this.guard(this.prisma.job.findMany({ where: { id: { in: [...ids] } } }));
+    return this.guard("getMany", this.prisma.job.findMany({ where: { id: { in: [...ids] } } }));
   }
 
   async findByIdempotencyKeys(keys: readonly string[]): Promise<JobRow[]> {
-    return this.guard(this.prisma.job.findMany({ where: { idempotencyKey: { in: [...keys] } } }));
+    return this.guard("findByIdempotencyKeys", this.prisma.job.findMany({ where: { idempotencyKey: { in: [...keys] } } }));
   }
 
   /** Newest first, keyset-paginated on (created_at, id) so pages stay stable while jobs arrive. */
   async list(q: ListQuery): Promise<JobRow[]> {
     return this.guard(
+      "list",
       this.prisma.job.findMany({
         where: {
           status: q.status,
@@ -293,7 +306,7 @@ export class JobStore {
 
   /** PENDING → CANCELLED at once; RUNNING → cancel requested (the owner aborts the handler). */
   async cancel(id: string): Promise<CancelResult> {
-    const [written] = await this.query<{ status: string }[]>(this.sql.cancel, id, nowMs());
+    const [written] = await this.query<{ status: string }[]>("cancel", this.sql.cancel, id, nowMs());
     const job = await this.get(id);
     if (!job) return { outcome: "missing" };
     if (!written) return { outcome: "finished", job };
@@ -307,13 +320,13 @@ export class JobStore {
    * state the requeue produced.
    */
   async requeue(id: string): Promise<JobRow | null> {
-    const [row] = await this.query<Record<string, unknown>[]>(this.sql.requeue, id, nowMs());
+    const [row] = await this.query<Record<string, unknown>[]>("requeue", this.sql.requeue, id, nowMs());
     return row ? jobRowOf(row) : null;
   }
 
   /** Deletes a finished job; false if it is not finished (or not there). */
   async delete(id: string): Promise<boolean> {
-    return (await this.query<unknown[]>(this.sql.deleteFinished, id)).length === 1;
+    return (await this.query<unknown[]>("delete", this.sql.deleteFinished, id)).length === 1;
   }
 
   /**
@@ -324,7 +337,7 @@ export class JobStore {
   async purgeFinished(cutoff: number): Promise<number> {
     let purged = 0;
     for (;;) {
-      const deleted = (await this.query<unknown[]>(this.sql.purgeFinished, cutoff, PURGE_BATCH)).length;
+      const deleted = (await this.query<unknown[]>("purgeFinished", this.sql.purgeFinished, cutoff, PURGE_BATCH)).length;
       purged += deleted;
       if (deleted < PURGE_BATCH) return purged;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -333,7 +346,7 @@ export class JobStore {
 
   /** From the counters the database's triggers keep (job_counts): a few rows, whatever the size of the table. */
   async countByStatus(): Promise<Record<JobStatus, number>> {
-    const rows = await this.query<{ status: string; n: unknown }[]>(this.sql.countByStatus);
+    const rows = await this.read<{ status: string; n: unknown }[]>("countByStatus", this.sql.countByStatus);
     const counts = { PENDING: 0, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0 } as Record<JobStatus, number>;
     for (const r of rows) counts[r.status as JobStatus] = Number(r.n);
     return counts;
@@ -341,7 +354,7 @@ export class JobStore {
 
   /** Per-bucket throughput and latency of jobs finished since `sinceMs`, for /stats and the dashboard. */
   async finishedSince(sinceMs: number, bucketMs: number): Promise<FinishedBucket[]> {
-    const rows = await this.read<Record<string, unknown>[]>(this.sql.finishedSince, sinceMs, bucketMs);
+    const rows = await this.read<Record<string, unknown>[]>("finishedSince", this.sql.finishedSince, sinceMs, bucketMs);
     return rows.map((r) => ({
       bucket: Number(r.bucket),
       status: String(r.status),
@@ -353,12 +366,17 @@ export class JobStore {
     }));
   }
 
-  /** Readiness: the database answers a query, and on SQLite so does the writer thread. */
+  /**
+   * Readiness: the database answers a query (on SQLite so does the writer thread), and no
+   * storage outage is on (StorageHealth: a full disk still answers this probe).
+   */
   async ping(): Promise<void> {
-    await this.guard(Promise.all([this.prisma.$queryRawUnsafe("SELECT 1"), this.db.writer?.run("SELECT 1", [])]));
+    await this.guard("ping", Promise.all([this.prisma.$queryRawUnsafe("SELECT 1"), this.db.writer?.run("SELECT 1", [])]));
+    this.health.assertHealthy();
   }
 
   async close(): Promise<void> {
+    this.health.close();
     try {
       await this.prisma.$disconnect();
     } finally {
