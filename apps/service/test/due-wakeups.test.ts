@@ -3,7 +3,7 @@ import { DueWakeups } from "../../worker/src/due-wakeups";
 import { waitFor } from "../../../testing/wait";
 
 describe("DueWakeups", () => {
-  test("wakes once per due time, in order, never before it; past times (even within this millisecond) and duplicates add nothing", async () => {
+  test("wakes at or after each due time, never before it and never without a newly reached one; past times and duplicates add nothing", async () => {
     const wokenAt: number[] = [];
     const wakeups = new DueWakeups(() => wokenAt.push(nowMs()));
     const start = nowMs();
@@ -13,11 +13,18 @@ describe("DueWakeups", () => {
     wakeups.add(start - 1_000);
     // Due a microsecond ago: claimed by the announcement that brought it, so no timer at the next whole ms.
     wakeups.add(nowMs() - 0.001);
-    await waitFor("three wake-ups", () => (wokenAt.length >= 3 ? true : undefined), { timeoutMs: 5_000 });
+    const last = Math.max(...due);
+    await waitFor("a wake-up after the last due time", () => (wokenAt.some((at) => at >= last) ? true : undefined), { timeoutMs: 5_000 });
     wakeups.stop();
-    expect(wokenAt).toHaveLength(3);
-    const sorted = [...due].sort((x, y) => x - y);
-    wokenAt.forEach((at, i) => expect(at).toBeGreaterThanOrEqual(sorted[i]!));
+    // A loaded event loop may reach several due times in one timer callback, which then wakes once.
+    expect(wokenAt.length).toBeGreaterThanOrEqual(1);
+    expect(wokenAt.length).toBeLessThanOrEqual(due.length);
+    // Each wake-up has a due time (whole ms, rounded up) that it reached and the previous one had not.
+    const dueMs = due.map((at) => Math.ceil(at));
+    wokenAt.forEach((at, i) => {
+      const previous = i === 0 ? -Infinity : wokenAt[i - 1]! - 1;
+      expect(dueMs.some((d) => d > previous && d <= at)).toBe(true);
+    });
   });
 
   test("stop() cancels what is pending", async () => {
